@@ -1,0 +1,36 @@
+# Two commands on a fresh machine:
+#   make demo   install, then run the main job (mirror + import pipelines) on embedded defaults
+#   make test   install, then run the whole test suite
+# Everything installs into .venv from uv.lock; uv itself is bootstrapped into .tools/.
+
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+VENV := .venv
+
+.PHONY: demo test dev bench bench-smoke install
+
+install: $(VENV)/.installed
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet "uv>=0.5"
+
+$(VENV)/.installed: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --locked
+	touch $@
+
+demo: install
+	$(VENV)/bin/python -m stripe_customer_assets.demo
+
+test: install
+	@bash scripts/install-browser.sh || echo "headless Chromium could not be installed: the browser test will skip (and fail in CI)"
+	$(VENV)/bin/python -m pytest
+
+dev: install
+	$(VENV)/bin/python -m stripe_customer_assets.demo --serve
+
+bench: install
+	$(VENV)/bin/python -m bench
+
+bench-smoke: install
+	$(VENV)/bin/python -m bench --smoke

@@ -1,0 +1,716 @@
+"""Request handling, independent of the HTTP transport: auth, routing, permissions, rate
+limits, injected faults, latency, idempotency, parameter validation and the endpoints."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import random
+import re
+import threading
+import time
+import traceback
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from . import params as P
+from .clock import Clock
+from .customers import dumps, expanded
+from .errors import StripeError, invalid, no_such
+from .faults import PRE_APPLY, RATE_LIMIT_REASONS, Fault, FaultInjector, Limiter
+from .forms import FormError, parse_form
+from .idempotency import IdempotencyStore
+from .seed import malform
+from .spec import API_VERSION, OPERATIONS
+from .store import RequestInfo, Store, bad_limit
+
+log = logging.getLogger("stripe_customer_assets.standin")
+
+STANDIN_API_KEY = "sk_test_standin"
+DEFAULT_ACCOUNT_ID = "acct_1StandinAcct0001"
+
+_ID_TABLE = bytes(
+    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[b % 62] for b in range(256)
+)
+
+BALANCE_BODY = dumps(
+    {
+        "object": "balance",
+        "available": [{"amount": 0, "currency": "usd", "source_types": {"card": 0}}],
+        "connect_reserved": [{"amount": 0, "currency": "usd"}],
+        "livemode": False,
+        "pending": [{"amount": 0, "currency": "usd", "source_types": {"card": 0}}],
+    }
+)
+
+#: endpoint -> (permission resource, access)
+PERMISSIONS: dict[str, tuple[str, str]] = {
+    "customers.list": ("customers", "read"),
+    "customers.retrieve": ("customers", "read"),
+    "customers.create": ("customers", "write"),
+    "customers.update": ("customers", "write"),
+    "customers.delete": ("customers", "write"),
+    "events.list": ("events", "read"),
+    "events.retrieve": ("events", "read"),
+    "balance.retrieve": ("balance", "read"),
+}
+_RAK_NAMES = {"customers": "customer", "events": "event", "balance": "balance"}
+PERMISSION_RESOURCES = tuple(_RAK_NAMES)
+WRITE_ENDPOINTS = frozenset(["customers.create", "customers.update", "customers.delete"])
+
+_EXACT_ROUTES: dict[tuple[str, str], str] = {
+    ("GET", "/v1/customers"): "customers.list",
+    ("POST", "/v1/customers"): "customers.create",
+    ("GET", "/v1/events"): "events.list",
+    ("GET", "/v1/balance"): "balance.retrieve",
+}
+_ID_ROUTES: list[tuple[re.Pattern[str], dict[str, str]]] = [
+    (
+        re.compile(r"^/v1/customers/([^/]+)$"),
+        {"GET": "customers.retrieve", "POST": "customers.update", "DELETE": "customers.delete"},
+    ),
+    (re.compile(r"^/v1/events/([^/]+)$"), {"GET": "events.retrieve"}),
+]
+ROUTE_LABELS = {name: f"{m.upper()} {p}" for name, (m, p) in OPERATIONS.items()}
+
+_LOCK_TIMEOUT_MESSAGE = (
+    "This object cannot be accessed right now because another API request or Stripe process "
+    "is currently accessing it. If you see this error intermittently, retry the request. If "
+    "you see this error frequently and are making multiple concurrent requests to a single "
+    "object, make your requests serially or at a lower rate. See "
+    "https://stripe.com/docs/rate-limits for more details."
+)
+_RATE_LIMIT_MESSAGE = (
+    "Request rate limit exceeded. Learn more about rate limits here "
+    "https://stripe.com/docs/rate-limits."
+)
+_CONCURRENCY_MESSAGE = (
+    "This request exceeded the concurrent request limit. Learn more about rate limits here "
+    "https://stripe.com/docs/rate-limits."
+)
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
+    body: bytes = b""
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    reset: bool = False  # drop the connection with a TCP reset instead of answering
+
+
+@dataclass
+class Settings:
+    latency_read: float = 0.0
+    latency_write: float = 0.0
+    latency_jitter: float = 0.0  # fraction: latency is uniform in [l*(1-j), l*(1+j)]
+    slow_seconds: float = 5.0  # extra delay of the "slow" fault
+
+
+def mask_key(key: str, tail: int = 4) -> str:
+    m = re.match(r"^([a-z]{2,3}_(?:test|live)_)", key)
+    prefix = m.group(1) if m else ""
+    rest = key[len(prefix) :]
+    shown = min(tail, len(rest) // 3)
+    return prefix + "*" * (len(rest) - shown) + (rest[-shown:] if shown else "")
+
+
+class Stats:
+    def __init__(self, log_size: int):
+        self.lock = threading.Lock()
+        self.log: deque[dict[str, Any]] = deque(maxlen=log_size)
+        self.reset()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.requests_total = 0
+            self.by_route: Counter[str] = Counter()
+            self.by_endpoint: Counter[str] = Counter()
+            self.status: Counter[int] = Counter()
+            self.faults: Counter[str] = Counter()
+            self.rate_limited: Counter[str] = Counter()
+            self.writes: Counter[str] = Counter()
+            self.replays = 0
+            self.errors = 0
+            self.log.clear()
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "requests_total": self.requests_total,
+                "requests": dict(self.by_route),
+                "requests_by_endpoint": dict(self.by_endpoint),
+                "status": {str(k): v for k, v in sorted(self.status.items())},
+                "faults": dict(self.faults),
+                "faults_total": sum(self.faults.values()),
+                "rate_limited": sum(self.rate_limited.values()),
+                "rate_limited_by_reason": dict(self.rate_limited),
+                "writes_applied": sum(self.writes.values()),
+                "writes_by_endpoint": dict(self.writes),
+                "idempotent_replays": self.replays,
+                "internal_errors": self.errors,
+            }
+
+
+class StandinApp:
+    """The stand-in's request handling; ``handle(Request) -> Response``."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        clock: Clock,
+        faults: FaultInjector,
+        limiter: Limiter,
+        idempotency: IdempotencyStore,
+        settings: Settings,
+        api_keys: Iterable[str],
+        restricted_keys: Mapping[str, Mapping[str, str]] | None,
+        account_id: str,
+        log_size: int,
+        seed: int | None,
+    ):
+        self.store = store
+        self.clock = clock
+        self.faults = faults
+        self.limiter = limiter
+        self.idempotency = idempotency
+        self.settings = settings
+        self.account_id = account_id
+        self.keys_lock = threading.Lock()
+        self.secret_keys: set[str] = set(api_keys)
+        self.restricted_keys: dict[str, dict[str, str]] = {}
+        for k, perms in (restricted_keys or {}).items():
+            self.add_restricted_key(k, perms)
+        self.stats = Stats(log_size)
+        self.rng = random.Random(seed)
+        self._rng_lock = threading.Lock()
+        self.admin_handler: Callable[[Request], Response] | None = None
+
+    # ------------------------------------------------------------------ keys
+    def add_restricted_key(self, key: str, permissions: Mapping[str, str]) -> None:
+        perms = {}
+        for res, access in permissions.items():
+            if res not in _RAK_NAMES:
+                raise ValueError(
+                    f"unknown permission resource {res!r}; known: {PERMISSION_RESOURCES}"
+                )
+            if access not in ("none", "read", "write"):
+                raise ValueError(f"permission must be none/read/write, not {access!r}")
+            perms[res] = access
+        with self.keys_lock:
+            self.restricted_keys[key] = perms
+
+    def _authenticate(self, headers: Mapping[str, str]) -> str:
+        auth = headers.get("authorization", "").strip()
+        key = ""
+        if auth:
+            scheme, _, cred = auth.partition(" ")
+            cred = cred.strip()
+            if scheme.lower() == "bearer":
+                key = cred
+            elif scheme.lower() == "basic":
+                try:
+                    key = base64.b64decode(cred).decode("utf-8").split(":", 1)[0]
+                except (ValueError, UnicodeDecodeError):
+                    key = cred
+            else:
+                key = auth
+        if not key:
+            raise StripeError(
+                401,
+                "You did not provide an API key. You need to provide your API key in the "
+                "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer "
+                "YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details, "
+                "or we can help at https://support.stripe.com/.",
+                headers={"WWW-Authenticate": 'Bearer realm="Stripe"'},
+            )
+        with self.keys_lock:
+            known = key in self.secret_keys or key in self.restricted_keys
+        if not known:
+            raise StripeError(
+                401,
+                f"Invalid API Key provided: {mask_key(key)}",
+                headers={"WWW-Authenticate": 'Bearer realm="Stripe"'},
+            )
+        return key
+
+    def _authorize(self, key: str, endpoint: str, headers: Mapping[str, str]) -> None:
+        acct = headers.get("stripe-account")
+        if acct and acct != self.account_id:
+            raise StripeError(
+                403,
+                f"The provided key '{mask_key(key, 6)}' does not have access to account "
+                f"'{acct}' (or that account does not exist). Application access may have been "
+                "revoked.",
+            )
+        with self.keys_lock:
+            perms = self.restricted_keys.get(key)
+        if perms is None:
+            return
+        resource, access = PERMISSIONS[endpoint]
+        have = perms.get(resource, "none")
+        if have == "write" or have == access:
+            return
+        rak = f"rak_{_RAK_NAMES[resource]}_{access}"
+        raise StripeError(
+            403,
+            f"The provided key '{mask_key(key, 6)}' does not have the required permissions for "
+            f"this endpoint on account '{self.account_id}'. Having the '{rak}' permission would "
+            "allow this request to continue.",
+        )
+
+    # ------------------------------------------------------------------ helpers
+    def new_request_id(self) -> str:
+        with self._rng_lock:
+            bits = self.rng.getrandbits(112)
+        return "req_" + bits.to_bytes(14, "little").translate(_ID_TABLE).decode()
+
+    @staticmethod
+    def route(method: str, path: str) -> tuple[str, str | None] | None:
+        ep = _EXACT_ROUTES.get((method, path))
+        if ep is not None:
+            return ep, None
+        for rx, methods in _ID_ROUTES:
+            m = rx.match(path)
+            if m:
+                ep = methods.get(method)
+                if ep is None:
+                    return None
+                return ep, unquote(m.group(1))
+        return None
+
+    def _sleep_latency(self, endpoint: str, extra: float = 0.0) -> None:
+        s = self.settings
+        lat = s.latency_write if endpoint in WRITE_ENDPOINTS else s.latency_read
+        if lat > 0 and s.latency_jitter > 0:
+            with self._rng_lock:
+                r = self.rng.random()
+            lat *= 1.0 + s.latency_jitter * (2.0 * r - 1.0)
+        lat += extra
+        if lat > 0:
+            time.sleep(lat)
+
+    def _error_response(self, err: StripeError, request_id: str) -> Response:
+        body = dumps(err.body(request_id))
+        return Response(err.status, body, list(err.headers.items()))
+
+    @staticmethod
+    def _rate_limited(reason: str) -> StripeError:
+        message = _CONCURRENCY_MESSAGE if "concurrency" in reason else _RATE_LIMIT_MESSAGE
+        return StripeError(
+            429, message, code="rate_limit", headers={"Stripe-Rate-Limited-Reason": reason}
+        )
+
+    def _fault_response(self, kind: str) -> Response | StripeError:
+        if kind in RATE_LIMIT_REASONS:
+            return self._rate_limited(RATE_LIMIT_REASONS[kind])
+        if kind == Fault.LOCK_TIMEOUT:
+            return StripeError(
+                429,
+                _LOCK_TIMEOUT_MESSAGE,
+                code="lock_timeout",
+                headers={"Stripe-Should-Retry": "true"},
+            )
+        if kind == Fault.HTTP_500:
+            return StripeError(
+                500,
+                "An unknown error occurred. We've already been notified of the problem, but "
+                "please try again.",
+                type="api_error",
+            )
+        if kind == Fault.HTTP_503:
+            return StripeError(
+                503,
+                "Stripe is temporarily unavailable. Please try again.",
+                type="api_error",
+                headers={"Retry-After": "1"},
+            )
+        if kind == Fault.HTTP_502:
+            body = (
+                b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+                b"<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n"
+            )
+            return Response(502, body, [("Content-Type", "text/html")])
+        if kind == Fault.RESET_BEFORE:
+            return Response(0, reset=True)
+        raise AssertionError(kind)
+
+    # ------------------------------------------------------------------ pipeline
+    def handle(self, req: Request) -> Response:
+        if req.path.startswith("/_standin/"):
+            if self.admin_handler is None:
+                return Response(404, b'{"error":"admin API not available"}')
+            return self.admin_handler(req)
+
+        t0 = time.perf_counter()
+        request_id = self.new_request_id()
+        method = req.method.upper()
+        headers = req.headers
+        endpoint: str | None = None
+        fault: str | None = None
+        idem_key: str | None = None
+        replayed = False
+        admitted = False
+        params: dict[str, Any] = {}
+        resp: Response
+        error_text: str | None = None
+        try:
+            try:
+                key = self._authenticate(headers)
+                routed = self.route(method, req.path)
+                if routed is None:
+                    raise StripeError(
+                        404,
+                        f"Unrecognized request URL ({method}: {req.path}). Please see "
+                        "https://stripe.com/docs or we can help at https://support.stripe.com/.",
+                    )
+                endpoint, ident = routed
+                self._authorize(key, endpoint, headers)
+                try:
+                    params = parse_form(req.query)
+                    if method == "POST" and req.body:
+                        params.update(parse_form(req.body))
+                except FormError as e:
+                    raise invalid(e.message, e.param) from None
+
+                reason = self.limiter.acquire(endpoint)
+                if reason is not None:
+                    raise self._rate_limited(reason)
+                admitted = True
+
+                fault = self.faults.decide(endpoint, method)
+                if fault is not None and fault in PRE_APPLY:
+                    out = self._fault_response(fault)
+                    if isinstance(out, StripeError):
+                        raise out
+                    resp = out
+                    return resp
+
+                extra = self.settings.slow_seconds if fault == Fault.SLOW else 0.0
+                if method == "POST":
+                    idem_key = headers.get("idempotency-key")
+                if idem_key is not None:
+                    resp, replayed = self._idempotent(
+                        idem_key, endpoint, req.path, params, ident, request_id, extra
+                    )
+                else:
+                    self._sleep_latency(endpoint, extra)
+                    resp = self._execute(endpoint, ident, params, request_id, None)
+            except StripeError as err:
+                resp = self._error_response(err, request_id)
+
+            if fault is not None and fault not in PRE_APPLY:
+                resp = self._post_fault(fault, resp)
+            return resp
+        except Exception:  # noqa: BLE001 - a bug, or a malformed record that cannot be updated
+            error_text = traceback.format_exc()
+            log.error("stand-in request failed:\n%s", error_text)
+            resp = self._error_response(
+                StripeError(500, "An unknown error occurred", type="api_error"), request_id
+            )
+            return resp
+        finally:
+            if admitted and endpoint is not None:
+                self.limiter.release(endpoint)
+            resp.headers.append(("Request-Id", request_id))
+            if method == "POST" and not replayed:
+                resp.headers.append(("Original-Request", request_id))
+            if idem_key is not None:
+                resp.headers.append(("Idempotency-Key", idem_key))
+            resp.headers.append(("Stripe-Version", headers.get("stripe-version", API_VERSION)))
+            self._account(
+                req,
+                method,
+                endpoint,
+                params,
+                resp,
+                fault,
+                idem_key,
+                replayed,
+                request_id,
+                t0,
+                error_text,
+            )
+
+    def _post_fault(self, fault: str, resp: Response) -> Response:
+        if fault == Fault.RESET_AFTER:
+            return Response(0, reset=True)
+        if resp.status != 200:
+            return resp
+        if fault == Fault.BAD_JSON:
+            return Response(200, resp.body[: max(1, len(resp.body) // 2)], resp.headers)
+        if fault == Fault.MALFORMED_OBJECT:
+            return Response(200, self._malform_body(resp.body), resp.headers)
+        return resp
+
+    def _malform_body(self, body: bytes) -> bytes:
+        obj = json.loads(body)
+        with self._rng_lock:
+            if obj.get("object") == "list" and obj.get("data"):
+                i = self.rng.randrange(len(obj["data"]))
+                item = obj["data"][i]
+                if item.get("object") == "event":
+                    item["data"]["object"] = malform(item["data"]["object"], self.rng)
+                else:
+                    obj["data"][i] = malform(item, self.rng)
+            elif obj.get("object") == "event":
+                obj["data"]["object"] = malform(obj["data"]["object"], self.rng)
+            elif obj.get("object") == "customer" and not obj.get("deleted"):
+                obj = malform(obj, self.rng)
+        return dumps(obj)
+
+    def _idempotent(
+        self,
+        key: str,
+        endpoint: str,
+        path: str,
+        params: dict[str, Any],
+        ident: str | None,
+        request_id: str,
+        extra_delay: float = 0.0,
+    ) -> tuple[Response, bool]:
+        """Run a POST under an idempotency key. The key is claimed before the request's
+        latency, so a concurrent duplicate sees it in use (409) for the whole request."""
+        if len(key) > 255:
+            raise invalid("Idempotency keys must be 255 characters or less.", "Idempotency-Key")
+        fingerprint = "POST " + path + " " + json.dumps(params, sort_keys=True)
+        state, entry = self.idempotency.begin(key, fingerprint, request_id)
+        if state == IdempotencyStore.IN_USE:
+            raise StripeError(
+                409,
+                "There is currently another in-progress request using this Idempotent Key "
+                "(that probably means you submitted twice, and the other request is still "
+                f"going through): {key}. Please try again later.",
+                code="idempotency_key_in_use",
+                headers={"Stripe-Should-Retry": "true"},
+            )
+        if state == IdempotencyStore.MISMATCH:
+            raise StripeError(
+                400,
+                "Keys for idempotent requests can only be used with the same parameters they "
+                f"were first used with. Try using a key other than '{key}' if you meant to "
+                "execute a different request.",
+                type="idempotency_error",
+            )
+        if state == IdempotencyStore.REPLAY:
+            assert entry is not None
+            self._sleep_latency(endpoint, extra_delay)
+            headers = list(entry.headers)
+            headers.append(("Idempotent-Replayed", "true"))
+            headers.append(("Original-Request", entry.original_request))
+            return Response(entry.status, entry.body, headers), True
+        stored = False
+        try:
+            self._sleep_latency(endpoint, extra_delay)
+            resp = self._execute(endpoint, ident, params, request_id, key)
+            self.idempotency.finish(
+                key, store=True, status=resp.status, body=resp.body, headers=resp.headers
+            )
+            stored = True
+            return resp, False
+        finally:
+            if not stored:
+                self.idempotency.finish(key, store=False)
+
+    # ------------------------------------------------------------------ endpoints
+    def _execute(
+        self,
+        endpoint: str,
+        ident: str | None,
+        raw_params: dict[str, Any],
+        request_id: str,
+        idem_key: str | None,
+    ) -> Response:
+        p = P.validate(endpoint, raw_params)
+        store = self.store
+        if endpoint == "customers.list":
+            return self._list_customers(p)
+        if endpoint == "events.list":
+            return self._list_events(p)
+        if endpoint == "customers.retrieve":
+            expand = P.check_expand(p.get("expand"), "customer")
+            rec = store.get_customer(ident or "")
+            if rec is None:
+                raise no_such("customer", ident or "")
+            if rec.deleted:
+                return self._json({"id": rec.id, "object": "customer", "deleted": True})
+            if expand:
+                return self._json(expanded(json.loads(rec.raw), expand))
+            return Response(200, rec.raw)
+        if endpoint == "events.retrieve":
+            P.check_expand(p.get("expand"), "event")
+            ev = store.get_event(ident or "")
+            if ev is None:
+                raise no_such("event", ident or "")
+            return Response(200, ev.raw)
+        if endpoint == "balance.retrieve":
+            return Response(200, BALANCE_BODY)
+        info = RequestInfo(request_id, idem_key)
+        if endpoint == "customers.create":
+            expand = P.check_expand(p.get("expand"), "customer")
+            cust = store.create_customer(p, info)
+            self._count_write(endpoint)
+            return self._json(expanded(cust, expand))
+        if endpoint == "customers.update":
+            expand = P.check_expand(p.get("expand"), "customer")
+            cust = store.update_customer(ident or "", p, info)
+            self._count_write(endpoint)
+            return self._json(expanded(cust, expand))
+        if endpoint == "customers.delete":
+            out = store.delete_customer(ident or "", info)
+            self._count_write(endpoint)
+            return self._json(out)
+        raise AssertionError(endpoint)
+
+    def _count_write(self, endpoint: str) -> None:
+        with self.stats.lock:
+            self.stats.writes[endpoint] += 1
+
+    @staticmethod
+    def _json(obj: Any) -> Response:
+        return Response(200, dumps(obj))
+
+    @staticmethod
+    def _page_args(p: dict[str, Any]) -> tuple[int, str | None, str | None]:
+        limit = p.get("limit", 10)
+        err = bad_limit(limit)
+        if err is not None:
+            raise err
+        after = p.get("starting_after") or None
+        before = p.get("ending_before") or None
+        if after and before:
+            raise invalid(
+                "You may only specify one of these parameters: ending_before, starting_after.",
+                "starting_after",
+            )
+        return limit, after, before
+
+    @staticmethod
+    def _list_body(raws: list[bytes], has_more: bool, url: bytes) -> bytes:
+        return b"".join(
+            (
+                b'{"object":"list","data":[',
+                b",".join(raws),
+                b'],"has_more":',
+                b"true" if has_more else b"false",
+                b',"url":"',
+                url,
+                b'"}',
+            )
+        )
+
+    def _list_customers(self, p: dict[str, Any]) -> Response:
+        expand = P.check_expand(p.get("expand"), "customer", list_prefix=True)
+        limit, after, before = self._page_args(p)
+        if p.get("test_clock"):
+            raise StripeError(
+                400,
+                f"No such test clock: '{p['test_clock']}'",
+                code="resource_missing",
+                param="test_clock",
+            )
+        raws, has_more = self.store.list_customers(
+            limit=limit,
+            starting_after=after,
+            ending_before=before,
+            created=p.get("created"),
+            email=p.get("email"),
+        )
+        if expand:
+            raws = [dumps(expanded(json.loads(r), expand)) for r in raws]
+        return Response(200, self._list_body(raws, has_more, b"/v1/customers"))
+
+    def _list_events(self, p: dict[str, Any]) -> Response:
+        P.check_expand(p.get("expand"), "event", list_prefix=True)
+        limit, after, before = self._page_args(p)
+        type_, types = p.get("type"), p.get("types")
+        if type_ is not None and types is not None:
+            raise invalid("You may pass either `type` or `types`, but not both.", "types")
+        if types is not None and len(types) > 20:
+            raise invalid("You may pass at most 20 event types.", "types")
+        raws, has_more = self.store.list_events(
+            limit=limit,
+            starting_after=after,
+            ending_before=before,
+            created=p.get("created"),
+            type_=type_,
+            types=types,
+            delivery_success=p.get("delivery_success"),
+        )
+        return Response(200, self._list_body(raws, has_more, b"/v1/events"))
+
+    # ------------------------------------------------------------------ accounting
+    def _account(
+        self,
+        req: Request,
+        method: str,
+        endpoint: str | None,
+        params: dict[str, Any],
+        resp: Response,
+        fault: str | None,
+        idem_key: str | None,
+        replayed: bool,
+        request_id: str,
+        t0: float,
+        error_text: str | None,
+    ) -> None:
+        status = 0 if resp.reset else resp.status
+        route = ROUTE_LABELS.get(endpoint or "", f"{method} {req.path}")
+        reason = None
+        if status == 429:
+            reason = next(
+                (v for k, v in resp.headers if k == "Stripe-Rate-Limited-Reason"), "lock_timeout"
+            )
+        hdrs = {}
+        for k, v in req.headers.items():
+            if k == "authorization":
+                scheme, _, cred = v.partition(" ")
+                v = f"{scheme} {mask_key(cred.strip())}" if cred else mask_key(v)
+            hdrs[k] = v
+        entry = {
+            "time": self.clock.now(),
+            "request_id": request_id,
+            "method": method,
+            "path": req.path,
+            "route": route,
+            "endpoint": endpoint,
+            "params": params,
+            "headers": hdrs,
+            "status": status,
+            "fault": fault,
+            "reset": resp.reset,
+            "idempotency_key": idem_key,
+            "replayed": replayed,
+            "duration_ms": round((time.perf_counter() - t0) * 1000, 3),
+        }
+        if error_text:
+            entry["error"] = error_text
+        st = self.stats
+        with st.lock:
+            st.requests_total += 1
+            st.by_route[route] += 1
+            if endpoint:
+                st.by_endpoint[endpoint] += 1
+            st.status[status] += 1
+            if fault:
+                st.faults[fault] += 1
+            if reason:
+                st.rate_limited[reason] += 1
+            if replayed:
+                st.replays += 1
+            if error_text:
+                st.errors += 1
+            st.log.append(entry)

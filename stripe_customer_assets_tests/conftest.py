@@ -1,0 +1,108 @@
+"""Shared fixtures: warehouses (DuckDB file and the real PostgreSQL), the Stripe stand-in."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import sqlalchemy as sa
+import stripe
+
+stripe.enable_telemetry = False
+
+PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_reachable() -> bool:
+    engine = sa.create_engine(PG_URL)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return True
+    except Exception:
+        return False
+    finally:
+        engine.dispose()
+
+
+def require_postgres() -> str:
+    """The PostgreSQL URL; in CI an unreachable server fails the test instead of skipping it."""
+    if not _postgres_reachable():
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI and is not reachable at {PG_URL}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
+    return PG_URL
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    return require_postgres()
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse_url(request, tmp_path) -> str:
+    """A warehouse URL on each dialect; mirror schemas are unique per test on PostgreSQL."""
+    if request.param == "duckdb":
+        return f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    return require_postgres()
+
+
+def drop_schemas(url: str, names) -> None:
+    """Drop test schemas (with everything in them) on PostgreSQL; DuckDB files go with tmp_path."""
+    if not url.startswith("postgresql"):
+        return
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        for name in names:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    engine.dispose()
+
+
+@pytest.fixture
+def unique_schema(warehouse_url):
+    """Make schema names unique to the test: ``unique_schema("crm")``; dropped afterwards."""
+    made: list[str] = []
+
+    def make(prefix: str) -> str:
+        made.append(f"{prefix}_{uuid.uuid4().hex[:10]}")
+        return made[-1]
+
+    yield make
+    drop_schemas(warehouse_url, made)
+
+
+@pytest.fixture
+def mirror_schema(unique_schema) -> str:
+    """A mirror schema name unique to the test."""
+    return unique_schema("stripe")
+
+
+@pytest.fixture
+def wh(warehouse_url):
+    """A Warehouse on the test's dialect."""
+    from stripe_customer_assets.warehouse import Warehouse
+
+    warehouse = Warehouse(warehouse_url)
+    yield warehouse
+    warehouse.dispose()
+
+
+@pytest.fixture
+def standin():
+    """A fresh Stripe stand-in on an ephemeral port (no latency, no faults)."""
+    from stripe_customer_assets.standin import StripeStandin
+
+    server = StripeStandin(seed=11)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def api(standin):
+    """The project's Stripe client against the stand-in, counting its calls."""
+    from stripe_customer_assets.standin import STANDIN_API_KEY
+    from stripe_customer_assets.stripe_api import StripeApi
+
+    return StripeApi(STANDIN_API_KEY, api_base=standin.base_url, rate_limit=10_000, backoff_base_s=0.01)
