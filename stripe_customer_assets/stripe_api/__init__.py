@@ -1,0 +1,11 @@
+"""Talking to Stripe: one rate limiter per account, retries with backoff, clear errors."""
+
+from stripe_customer_assets.stripe_api.client import (
+    ApiStats,
+    StripeAccessError,
+    StripeApi,
+    StripeRequestError,
+)
+from stripe_customer_assets.stripe_api.limiter import RateLimiter
+
+__all__ = ["ApiStats", "RateLimiter", "StripeAccessError", "StripeApi", "StripeRequestError"]

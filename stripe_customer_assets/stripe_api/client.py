@@ -1,0 +1,310 @@
+"""The project's one way to call Stripe.
+
+Every request goes through ``StripeApi.request`` (or ``fetch``, which also returns the body
+text and Stripe's clock): it waits for a token from the account's rate limiter, sends the
+request, and retries 429s, 5xx answers, lock timeouts, connection errors and bodies cut
+short with exponential backoff and full jitter. Writes go through the official SDK
+(``StripeClient.raw_request``, no SDK retries); POSTs always carry an idempotency key,
+stable across retries, so a retried create can never create twice. Reads go through
+``reads.Reader``, the same request without the SDK's per-call CPU (bulk scans make a
+hundred of them a second). Everything returns plain JSON dicts (no ``StripeObject``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import random
+import re
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import stripe
+
+from stripe_customer_assets.stripe_api.limiter import RateLimiter
+from stripe_customer_assets.stripe_api.reads import Reader, ReadError
+
+stripe.enable_telemetry = False
+
+DEFAULT_API_BASE = "https://api.stripe.com"
+RATE_LIMIT_REASONS_THAT_SLOW_EVERYONE = {"global-rate", "endpoint-rate"}
+
+
+class StripeAccessError(RuntimeError):
+    """The API key is missing, wrong (401) or lacks a permission (403)."""
+
+
+class StripeRequestError(RuntimeError):
+    """Stripe refused a request for a reason retrying will not fix (a 4xx other than 429)."""
+
+    def __init__(self, message: str, *, status: int | None, code: str | None, param: str | None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.param = param
+
+
+@dataclass
+class ApiStats:
+    """Counters for one run; thread-safe."""
+
+    calls: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    failures: Counter = field(default_factory=Counter)
+    calls_by_endpoint: Counter = field(default_factory=Counter)
+    limiter_wait_s: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record_call(self, endpoint: str, waited: float) -> None:
+        with self._lock:
+            self.calls += 1
+            self.calls_by_endpoint[endpoint] += 1
+            self.limiter_wait_s += waited
+
+    def record_retry(self, kind: str) -> None:
+        with self._lock:
+            self.retries += 1
+            self.failures[kind] += 1
+            if kind.startswith("429"):
+                self.rate_limited += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "calls": self.calls,
+                "retries": self.retries,
+                "rate_limited": self.rate_limited,
+                "failures": dict(self.failures),
+                "calls_by_endpoint": dict(self.calls_by_endpoint),
+                "limiter_wait_s": round(self.limiter_wait_s, 3),
+            }
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One answer from Stripe: the parsed JSON, the body text, and Stripe's clock."""
+
+    data: dict[str, Any]
+    text: str
+    date: dt.datetime | None  # the Date header (whole seconds), when Stripe sent one
+    elapsed_s: float  # from sending the request to its answer (the attempt that succeeded)
+
+
+def _code(err: stripe.StripeError) -> str | None:
+    """The error code, from the exception or its error object (the SDK sets one or the other)."""
+    return err.code or getattr(getattr(err, "error", None), "code", None)
+
+
+def _endpoint(method: str, path: str) -> str:
+    """``POST /v1/customers/cus_123`` -> ``POST /v1/customers/{id}`` for counting."""
+    return f"{method.upper()} " + re.sub(r"/(cus|evt)_[A-Za-z0-9]+", r"/{id}", path)
+
+
+def default_rate_limit(api_key: str) -> float:
+    """Stripe allows about 100 requests/s in live mode and 25/s in test mode; stay a bit under."""
+    return 90.0 if "_live_" in api_key else 20.0
+
+
+class StripeApi:
+    """A Stripe account reached through one ``StripeClient`` and one rate limiter."""
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        api_base: str = DEFAULT_API_BASE,
+        rate_limit: float | None = None,
+        limiter: RateLimiter | None = None,
+        max_retries: int = 8,
+        backoff_base_s: float = 0.25,
+        backoff_max_s: float = 20.0,
+        timeout_s: float = 30.0,
+        stats: ApiStats | None = None,
+    ):
+        if not api_key:
+            raise StripeAccessError(
+                "No Stripe API key: set the STRIPE_API_KEY environment variable "
+                "(a secret key sk_... or a restricted key rk_...)."
+            )
+        self._key_hint = api_key[:8] + "..." + api_key[-4:] if len(api_key) > 16 else "***"
+        self.api_base = api_base.rstrip("/")
+        self.limiter = limiter or RateLimiter(rate_limit or default_rate_limit(api_key))
+        self.max_retries = max_retries
+        self.backoff_base_s = backoff_base_s
+        self.backoff_max_s = backoff_max_s
+        self.stats = stats or ApiStats()
+        self._server_time: tuple[dt.datetime, float] | None = None
+        self._last_date: tuple[str, dt.datetime] | None = None
+        self._client = stripe.StripeClient(
+            api_key,
+            base_addresses={"api": self.api_base},
+            max_network_retries=0,
+            http_client=stripe.RequestsClient(timeout=timeout_s),
+        )
+        self._reader = Reader(api_key, self.api_base, timeout_s)
+
+    # -- requests -----------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Send one logical request, retrying transient failures; return the JSON body."""
+        return self.fetch(method, path, params, idempotency_key=idempotency_key).data
+
+    def fetch(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> Reply:
+        """Like ``request``, with the body text and Stripe's clock (for bulk paths)."""
+        method = method.lower()
+        if method == "post" and idempotency_key is None:
+            idempotency_key = f"sca-{uuid.uuid4()}"
+        options: dict[str, Any] = {}
+        if idempotency_key is not None:
+            options["idempotency_key"] = idempotency_key
+        endpoint = _endpoint(method, path)
+        attempt = 0
+        while True:
+            waited = self.limiter.acquire()
+            self.stats.record_call(endpoint, waited)
+            sent = time.monotonic()
+            try:
+                if method == "get":
+                    data, text, headers = self._reader.get(path, params)
+                else:
+                    response = self._client.raw_request(method, path, **(params or {}), **options)
+                    data, text, headers = response.data, response.body, response.headers
+                elapsed = time.monotonic() - sent
+                return Reply(data, text, self._note_server_time(headers), elapsed)
+            except (stripe.StripeError, ReadError) as err:
+                kind, retryable, slow_everyone = self._classify(err)
+                if not retryable or attempt >= self.max_retries:
+                    raise self._translate(err, method, path) from None
+                self.stats.record_retry(kind)
+                delay = self._backoff(attempt)
+                if slow_everyone:
+                    self.limiter.pause(min(delay, 1.0))
+                time.sleep(delay)
+                attempt += 1
+
+    def get(self, path: str, **params: Any) -> dict[str, Any]:
+        return self.request("get", path, params)
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.backoff_max_s, self.backoff_base_s * (2**attempt))
+        return random.uniform(ceiling / 2, ceiling)
+
+    @staticmethod
+    def _classify(err: stripe.StripeError | ReadError) -> tuple[str, bool, bool]:
+        """Return (kind, retryable, slow_everyone) for a failed attempt."""
+        if isinstance(err, ReadError):  # a GET answer cut short: reading again is safe
+            return "bad-json", True, False
+        status = err.http_status
+        if isinstance(err, stripe.APIConnectionError) or status is None:
+            return "connection", True, False
+        if 200 <= status < 300:  # a POST's answer cut short: its idempotency key replays it
+            return "bad-json", True, False
+        headers = err.headers or {}
+        if headers.get("Stripe-Should-Retry") == "false" or headers.get("stripe-should-retry") == "false":
+            return f"{status}", False, False
+        if status == 429:
+            reason = headers.get("Stripe-Rate-Limited-Reason") or headers.get("stripe-rate-limited-reason")
+            if _code(err) == "lock_timeout":
+                return "429 lock_timeout", True, False
+            return f"429 {reason or 'rate_limit'}", True, reason in RATE_LIMIT_REASONS_THAT_SLOW_EVERYONE or reason is None
+        if status == 409:  # a concurrent request with the same idempotency key is in flight
+            return "409", True, False
+        if status >= 500:
+            return f"{status}", True, False
+        return f"{status}", False, False
+
+    def _translate(self, err: stripe.StripeError | ReadError, method: str, path: str) -> Exception:
+        if isinstance(err, ReadError):
+            return StripeRequestError(
+                f"Stripe {method.upper()} {path} kept failing after {self.max_retries} retries: {err}",
+                status=200,
+                code=None,
+                param=None,
+            )
+        status = err.http_status
+        message = err.user_message or str(err) or err.__class__.__name__
+        if status is not None and 200 <= status < 300:  # the SDK's message quotes the body
+            message = f"Stripe answered {status} with a body that is not JSON"
+        if status == 401:
+            return StripeAccessError(
+                "Stripe rejected the API key in STRIPE_API_KEY (401 Unauthorized): check that "
+                f"the key is current and belongs to the intended account. Stripe said: {message}"
+            )
+        if status == 403:
+            match = re.search(r"'(rak_[a-z_]+)'", message)
+            needed = f"the '{match.group(1)}' permission" if match else "a permission"
+            return StripeAccessError(
+                f"The restricted key in STRIPE_API_KEY lacks {needed} needed for "
+                f"{method.upper()} {path} (403). Grant it in the Stripe dashboard "
+                f"(Developers > API keys) or use a key that has it. Stripe said: {message}"
+            )
+        if status is not None and 400 <= status < 500 and status != 429:
+            return StripeRequestError(
+                f"Stripe refused {method.upper()} {path} ({status}"
+                + (f", {_code(err)}" if _code(err) else "")
+                + f"): {message}",
+                status=status,
+                code=_code(err),
+                param=getattr(getattr(err, "error", None), "param", None),
+            )
+        return StripeRequestError(
+            f"Stripe {method.upper()} {path} kept failing after {self.max_retries} retries: {message}",
+            status=status,
+            code=_code(err),
+            param=None,
+        )
+
+    # -- Stripe's clock -------------------------------------------------------------
+
+    def _note_server_time(self, headers: Any) -> dt.datetime | None:
+        value = headers.get("Date") if headers is not None else None
+        if not value:
+            return None
+        if self._last_date is not None and self._last_date[0] == value:
+            when = self._last_date[1]  # one parse per second of Stripe's clock, not per call
+        else:
+            try:
+                when = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                return None
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=dt.timezone.utc)
+            self._last_date = (value, when)
+        self._server_time = (when, time.monotonic())
+        return when
+
+    def now(self) -> dt.datetime:
+        """Stripe's time (from the last response's Date header), else this machine's clock.
+
+        Retention decisions compare Stripe timestamps, so they use Stripe's clock: a skewed
+        local clock must not make an expired cursor look fresh.
+        """
+        if self._server_time is None:
+            return dt.datetime.now(dt.timezone.utc)
+        when, at = self._server_time
+        return when + dt.timedelta(seconds=time.monotonic() - at)
+
+    # -- conveniences ---------------------------------------------------------------
+
+    def check_connection(self) -> dict[str, Any]:
+        """Retrieve the balance: the cheapest call that proves the key works."""
+        return self.get("/v1/balance")

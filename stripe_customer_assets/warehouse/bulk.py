@@ -1,0 +1,210 @@
+"""Bulk writes per dialect: never row-by-row.
+
+- PostgreSQL: ``COPY`` (CSV written by Arrow) into a temporary staging table, then one
+  ``INSERT .. SELECT .. ON CONFLICT``; into an empty table (or for a plain append) the
+  ``COPY`` goes straight into the target.
+- DuckDB: the DataFrame is registered as an Arrow table (zero-copy for Arrow-backed
+  columns) and inserted with one ``INSERT .. SELECT``.
+
+An upsert with ``only_if_changed`` first keeps the rows that are new or changed (a join on
+the key), so unchanged rows never reach ``ON CONFLICT``: on DuckDB an update is a delete
+plus an insert through the key's index, several times the cost of skipping the row.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import uuid
+from collections.abc import Iterator, Sequence
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+from sqlalchemy.engine import Connection
+
+NULL_MARKER = "__sca_null_7f3e9b__"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _arrow(df: pd.DataFrame) -> pa.Table | None:
+    """``df`` as Arrow, or None when a column does not convert (mixed Python objects)."""
+    try:
+        return pa.Table.from_pandas(df, preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+
+
+def _copy(conn: Connection, table_sql: str, df: pd.DataFrame) -> None:
+    """``COPY`` ``df`` into ``table_sql`` (PostgreSQL)."""
+    cols = ", ".join(_q(str(c)) for c in df.columns)
+    table = _arrow(df)
+    buffer: io.BytesIO | io.StringIO
+    if table is not None:
+        # Arrow quotes every string, so an empty string stays one; NULL is an empty field.
+        buffer = io.BytesIO()
+        pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
+        command = f"COPY {table_sql} ({cols}) FROM STDIN WITH (FORMAT csv)"
+    else:
+        # Every text value is quoted, so an empty string stays an empty string; missing
+        # values are written as a marker that FORCE_NULL turns into NULL.
+        buffer = io.StringIO()
+        df.to_csv(buffer, index=False, header=False, quoting=csv.QUOTE_NONNUMERIC, na_rep=NULL_MARKER)
+        command = f"COPY {table_sql} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '{NULL_MARKER}', FORCE_NULL ({cols}))"
+    buffer.seek(0)
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.copy_expert(command, buffer)
+    finally:
+        cursor.close()
+
+
+def _stage(conn: Connection, target_sql: str, df: pd.DataFrame) -> str:
+    """Make ``df`` visible to SQL in this transaction; return the relation name."""
+    dialect = conn.dialect.name
+    stage = f"stage_{uuid.uuid4().hex[:12]}"
+    if dialect == "duckdb":
+        # DuckDB refuses to register while an earlier result (e.g. after ``.first()``) is
+        # unfinished; a fully fetched statement completes it.
+        conn.exec_driver_sql("SELECT 1").fetchall()
+        table = _arrow(df)
+        conn.connection.driver_connection.register(stage, df if table is None else table)
+        return stage
+    if dialect == "postgresql":
+        cols = ", ".join(_q(c) for c in df.columns)
+        conn.exec_driver_sql(
+            f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {cols} FROM {target_sql} WITH NO DATA"
+        )
+        _copy(conn, stage, df)
+        return stage
+    raise NotImplementedError(f"bulk writes are not implemented for the {dialect} dialect")
+
+
+def _unstage(conn: Connection, stage: str) -> None:
+    if conn.dialect.name == "duckdb":
+        conn.connection.driver_connection.unregister(stage)
+
+
+def _is_empty(conn: Connection, target_sql: str) -> bool:
+    return conn.exec_driver_sql(f"SELECT 1 FROM {target_sql} LIMIT 1").first() is None
+
+
+@contextlib.contextmanager
+def staged(conn: Connection, target_sql: str, df: pd.DataFrame) -> Iterator[str]:
+    """``df`` as a relation SQL can select from, for the rest of the block.
+
+    ``target_sql`` gives the column types (PostgreSQL stages into a temporary table
+    shaped like it).
+    """
+    stage = _stage(conn, target_sql, df)
+    try:
+        yield stage
+    finally:
+        _unstage(conn, stage)
+
+
+def upsert_frame(
+    conn: Connection,
+    target_sql: str,
+    df: pd.DataFrame,
+    key: Sequence[str],
+    *,
+    only_if_changed: Sequence[str] | None = None,
+) -> None:
+    """Insert ``df`` into ``target_sql`` (already quoted), updating rows whose key exists.
+
+    ``only_if_changed``: update an existing row only when one of these columns differs,
+    so unchanged rows keep their bookkeeping columns (versions, timestamps).
+    The key must be unique within ``df``.
+    """
+    if df.empty:
+        return
+    if _is_empty(conn, target_sql):
+        write_frame(conn, target_sql, df)  # nothing to conflict with
+        return
+    stage = _stage(conn, target_sql, df)
+    try:
+        cols = [str(c) for c in df.columns]
+        col_list = ", ".join(_q(c) for c in cols)
+        updates = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in cols if c not in key)
+        conflict = f"ON CONFLICT ({', '.join(_q(k) for k in key)}) "
+        source = stage
+        if updates:
+            conflict += f"DO UPDATE SET {updates}"
+            if only_if_changed:
+                cond = " OR ".join(
+                    f"{target_sql}.{_q(c)} IS DISTINCT FROM excluded.{_q(c)}" for c in only_if_changed
+                )
+                conflict += f" WHERE {cond}"
+                # Only new and changed rows go on to ON CONFLICT.
+                join = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in key)
+                changed = " OR ".join(f"t.{_q(c)} IS DISTINCT FROM s.{_q(c)}" for c in only_if_changed)
+                picked = ", ".join(f"s.{_q(c)}" for c in cols)
+                source = (
+                    f"(SELECT {picked} FROM {stage} AS s LEFT JOIN {target_sql} AS t ON {join} "
+                    f"WHERE t.{_q(key[0])} IS NULL OR {changed})"
+                )
+        else:
+            conflict += "DO NOTHING"
+        conn.exec_driver_sql(
+            f"INSERT INTO {target_sql} ({col_list}) SELECT {col_list} FROM {source} AS src {conflict}"
+        )
+    finally:
+        _unstage(conn, stage)
+
+
+def write_frame(conn: Connection, target_sql: str, df: pd.DataFrame) -> None:
+    """Append ``df`` to ``target_sql`` in bulk."""
+    if df.empty:
+        return
+    if conn.dialect.name == "postgresql":
+        _copy(conn, target_sql, df)
+        return
+    stage = _stage(conn, target_sql, df)
+    try:
+        col_list = ", ".join(_q(str(c)) for c in df.columns)
+        conn.exec_driver_sql(f"INSERT INTO {target_sql} ({col_list}) SELECT {col_list} FROM {stage}")
+    finally:
+        _unstage(conn, stage)
+
+
+@contextlib.contextmanager
+def staged_arrow(conn: Connection, columns: Sequence[tuple[str, str]], table: pa.Table) -> Iterator[str]:
+    """``table`` as a relation SQL can select from, for the rest of the block.
+
+    ``columns``: (name, SQL type) in the order of ``table``'s columns. DuckDB reads the
+    Arrow table in place; PostgreSQL receives it with one ``COPY`` (CSV written by Arrow:
+    strings are quoted, so an empty string stays one and NULL stays NULL).
+    """
+    dialect = conn.dialect.name
+    stage = f"stage_{uuid.uuid4().hex[:12]}"
+    if dialect == "duckdb":
+        conn.exec_driver_sql("SELECT 1").fetchall()  # see _stage
+        driver = conn.connection.driver_connection
+        driver.register(stage, table)
+        try:
+            yield stage
+        finally:
+            driver.unregister(stage)
+        return
+    if dialect != "postgresql":
+        raise NotImplementedError(f"bulk writes are not implemented for the {dialect} dialect")
+    defs = ", ".join(f"{_q(name)} {sql_type}" for name, sql_type in columns)
+    conn.exec_driver_sql(f"CREATE TEMP TABLE {stage} ({defs}) ON COMMIT DROP")
+    if table.num_rows:
+        buffer = io.BytesIO()
+        pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
+        buffer.seek(0)
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.copy_expert(f"COPY {stage} FROM STDIN WITH (FORMAT csv)", buffer)
+        finally:
+            cursor.close()
+    try:
+        yield stage
+    finally:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {stage}")
