@@ -1,0 +1,1 @@
+"""The thin Dagster layer shared by the defs: keys, tags, components."""

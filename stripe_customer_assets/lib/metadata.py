@@ -1,0 +1,50 @@
+"""Materialization metadata users read at a glance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from stripe_customer_assets.mirror.sync import MirrorResult
+
+
+def preview(df: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
+    """A small markdown table; JSON-ish cells are shortened."""
+    if df.empty:
+        return dg.MetadataValue.md("_no rows_")
+    shown = df.head(rows).copy()
+    for col in shown.columns:
+        shown[col] = shown[col].map(lambda v: _short(v))
+    return dg.MetadataValue.md(shown.to_markdown(index=False))
+
+
+def _short(value: Any, width: int = 60) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    text = str(value).replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def mirror_metadata(result: MirrorResult, schema: str) -> dict[str, Any]:
+    seconds = max(result.duration_s, 1e-9)
+    return {
+        "mode": result.mode,
+        "reason": result.reason,
+        "rows_inserted": result.inserted,
+        "rows_updated": result.updated,
+        "rows_deleted": result.deleted,
+        "events_applied": result.events,
+        "customers_listed": result.listed,
+        "api_calls": result.api_calls,
+        "api_retries": result.api.get("retries", 0),
+        "api_rate_limited": result.api.get("rate_limited", 0),
+        "cursor_event_id": result.cursor_event_id or "",
+        "cursor_event_created": result.cursor_event_created.isoformat() if result.cursor_event_created else "",
+        "mirror_version": result.mirror_version,
+        "duration_s": round(result.duration_s, 3),
+        "customers_per_s": round((result.listed or result.events) / seconds, 1),
+        "dagster/row_count": result.row_count,
+        "dagster/table_name": f"{schema}.customers",
+    }

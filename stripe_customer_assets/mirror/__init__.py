@@ -1,0 +1,1 @@
+"""The Stripe customer mirror: full scan, incremental events, cursor."""

@@ -1,0 +1,282 @@
+"""The mirror's tables: one row per Stripe customer ever seen, and the cursor.
+
+``<schema>.customers``
+    id, created, email, name, phone, description, currency, balance, delinquent,
+    metadata / address / shipping (JSON), raw (the customer JSON as Stripe returned it),
+    deleted, deleted_at, synced_at (when the row last changed), mirror_version (the
+    mirror commit that last changed the row; import pipelines read "changed since").
+
+``<schema>.customers_cursor``
+    one row: the newest customer event applied (id, created), the mirror version, the
+    mode of the last run. Written in the same transaction as the rows it covers.
+
+Syncs derive the typed columns from the customer JSON in SQL (``customer_columns_sql``), so
+a page of 100 customers goes from Stripe's answer into the warehouse without a Python object
+per customer; ``customer_row`` is the same mapping in Python, for small and test paths.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.engine import Connection
+
+DEFAULT_SCHEMA = "stripe"
+
+CUSTOMER_COLUMNS = [
+    "id",
+    "created",
+    "email",
+    "name",
+    "phone",
+    "description",
+    "currency",
+    "balance",
+    "delinquent",
+    "metadata",
+    "address",
+    "shipping",
+    "raw",
+    "deleted",
+    "deleted_at",
+    "synced_at",
+    "mirror_version",
+]
+# Columns whose change makes a row "changed" (everything Stripe owns).
+CONTENT_COLUMNS = ["raw", "deleted"]
+JSON_COLUMNS = ["metadata", "address", "shipping", "raw"]
+
+
+def customers_table(schema: str = DEFAULT_SCHEMA) -> str:
+    return f'"{schema}"."customers"'
+
+
+def cursor_table(schema: str = DEFAULT_SCHEMA) -> str:
+    return f'"{schema}"."customers_cursor"'
+
+
+def create_customers_table(
+    conn: Connection, table: str, *, if_not_exists: bool = True, primary_key: bool = True
+) -> None:
+    """A table shaped like the mirror (``table`` already quoted); also the full scan's table.
+
+    ``primary_key=False`` leaves the key to be added once the rows are in (``ALTER TABLE ..
+    ADD PRIMARY KEY (id)``): DuckDB rewrites a whole index at every checkpoint, so a table
+    filled in many batches is cheaper to index at the end.
+    """
+    json_type = "JSONB" if conn.dialect.name == "postgresql" else "JSON"
+    conn.exec_driver_sql(
+        f"""CREATE TABLE {"IF NOT EXISTS " if if_not_exists else ""}{table} (
+            id VARCHAR{" PRIMARY KEY" if primary_key else " NOT NULL"},
+            created TIMESTAMPTZ,
+            email VARCHAR,
+            name VARCHAR,
+            phone VARCHAR,
+            description VARCHAR,
+            currency VARCHAR,
+            balance BIGINT,
+            delinquent BOOLEAN,
+            metadata {json_type},
+            address {json_type},
+            shipping {json_type},
+            raw {json_type} NOT NULL,
+            deleted BOOLEAN NOT NULL DEFAULT FALSE,
+            deleted_at TIMESTAMPTZ,
+            synced_at TIMESTAMPTZ NOT NULL,
+            mirror_version BIGINT NOT NULL
+        )"""
+    )
+
+
+def ensure_customers_index(conn: Connection, schema: str = DEFAULT_SCHEMA) -> None:
+    """An index for "changed since version" reads, on PostgreSQL.
+
+    DuckDB skips row groups by their min/max ``mirror_version`` without one, and an ART
+    index there adds to every write and to every checkpoint of the database file.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    conn.exec_driver_sql(
+        f'CREATE INDEX IF NOT EXISTS customers_mirror_version ON {customers_table(schema)} (mirror_version)'
+    )
+
+
+def ensure_tables(conn: Connection, schema: str = DEFAULT_SCHEMA) -> None:
+    conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    create_customers_table(conn, customers_table(schema))
+    conn.exec_driver_sql(
+        f"""CREATE TABLE IF NOT EXISTS {cursor_table(schema)} (
+            name VARCHAR PRIMARY KEY,
+            event_id VARCHAR,
+            event_created TIMESTAMPTZ,
+            mirror_version BIGINT NOT NULL,
+            mode VARCHAR,
+            updated_at TIMESTAMPTZ
+        )"""
+    )
+    ensure_customers_index(conn, schema)
+
+
+def _ts(value: Any) -> dt.datetime | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return dt.datetime.fromtimestamp(int(value), tz=dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _json(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def customer_row(customer: dict[str, Any]) -> dict[str, Any]:
+    """One mirror row from a customer as Stripe returned it.
+
+    Defensive by design: a field that is missing or of an unexpected type becomes NULL in
+    its typed column; the full JSON always lands in ``raw``.
+    """
+    balance = customer.get("balance")
+    delinquent = customer.get("delinquent")
+    metadata = customer.get("metadata")
+    address = customer.get("address")
+    shipping = customer.get("shipping")
+    return {
+        "id": customer["id"],
+        "created": _ts(customer.get("created")),
+        "email": _text(customer.get("email")),
+        "name": _text(customer.get("name")),
+        "phone": _text(customer.get("phone")),
+        "description": _text(customer.get("description")),
+        "currency": _text(customer.get("currency")),
+        "balance": balance if isinstance(balance, int) and not isinstance(balance, bool) else None,
+        "delinquent": delinquent if isinstance(delinquent, bool) else None,
+        "metadata": _json(metadata if isinstance(metadata, dict) else None),
+        "address": _json(address if isinstance(address, dict) else None),
+        "shipping": _json(shipping if isinstance(shipping, dict) else None),
+        "raw": _json(customer),
+    }
+
+
+def rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """A typed frame of mirror rows (without bookkeeping columns)."""
+    df = pd.DataFrame.from_records(rows, columns=CUSTOMER_COLUMNS[:13])
+    df["created"] = pd.to_datetime(df["created"], utc=True)
+    df["balance"] = df["balance"].astype("Int64")
+    df["delinquent"] = df["delinquent"].astype("boolean")
+    for col in ["id", "email", "name", "phone", "description", "currency", *JSON_COLUMNS]:
+        df[col] = df[col].astype("object")
+    return df
+
+
+# Python's datetime range (years 1..9999): ``customer_row`` leaves anything outside it NULL.
+_TS_MIN, _TS_MAX = -62135596800, 253402300799
+_TEXT_FIELDS = ["email", "name", "phone", "description", "currency"]
+_OBJECT_FIELDS = ["metadata", "address", "shipping"]
+_DUCKDB_SHAPE = "{" + ", ".join(
+    f'"{name}": "JSON"' for name in ["id", "created", *_TEXT_FIELDS, "balance", "delinquent", *_OBJECT_FIELDS]
+) + "}"
+
+
+def customer_columns_sql(dialect: str, items: str, extra: list[str] | None = None) -> str:
+    """A SELECT of the content columns (``CUSTOMER_COLUMNS[:13]``) plus ``extra`` from ``items``.
+
+    ``items`` is a relation (a table name or a parenthesized query) whose column ``c`` holds
+    one customer's JSON each: JSONB on PostgreSQL, minified JSON text on DuckDB (``raw`` is
+    ``c`` as it is). The rules are ``customer_row``'s: a field of an unexpected JSON type is
+    NULL in its typed column; items that are not objects with a string ``id`` are skipped.
+    """
+    tail = "".join(f", x.{_quote(name)}" for name in extra or [])
+    if dialect == "duckdb":
+        text = "".join(
+            f", CASE WHEN json_type(f.{name}) = 'VARCHAR' THEN f.{name}->>'$' END AS {name}" for name in _TEXT_FIELDS
+        )
+        objects = "".join(
+            f", CASE WHEN json_type(f.{name}) = 'OBJECT' THEN f.{name} END AS {name}" for name in _OBJECT_FIELDS
+        )
+        seconds = "TRY_CAST(f.created AS DOUBLE)"
+        return (
+            "SELECT f.id->>'$' AS id"
+            f", CASE WHEN json_type(f.created) IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND {seconds} BETWEEN {_TS_MIN} AND {_TS_MAX}"
+            f" THEN to_timestamp(trunc({seconds})) END AS created"
+            f"{text}"
+            ", CASE WHEN json_type(f.balance) IN ('BIGINT', 'UBIGINT') THEN TRY_CAST(f.balance AS BIGINT) END AS balance"
+            ", CASE WHEN json_type(f.delinquent) = 'BOOLEAN' THEN TRY_CAST(f.delinquent AS BOOLEAN) END AS delinquent"
+            f"{objects}, x.c AS raw{tail}"
+            f" FROM (SELECT *, from_json(c, '{_DUCKDB_SHAPE}') AS f FROM {items}) AS x"
+            " WHERE json_type(f.id) = 'VARCHAR' AND f.id->>'$' <> ''"
+        )
+    if dialect == "postgresql":
+        text = "".join(
+            f", CASE WHEN jsonb_typeof(x.c->'{name}') = 'string' THEN x.c->>'{name}' END AS {name}"
+            for name in _TEXT_FIELDS
+        )
+        objects = "".join(
+            f", CASE WHEN jsonb_typeof(x.c->'{name}') = 'object' THEN x.c->'{name}' END AS {name}"
+            for name in _OBJECT_FIELDS
+        )
+        return (
+            "SELECT x.c->>'id' AS id"
+            ", CASE WHEN jsonb_typeof(x.c->'created') = 'number'"
+            f" AND (x.c->>'created')::numeric BETWEEN {_TS_MIN} AND {_TS_MAX}"
+            " THEN to_timestamp(trunc((x.c->>'created')::numeric)::double precision) END AS created"
+            f"{text}"
+            ", CASE WHEN jsonb_typeof(x.c->'balance') = 'number' AND x.c->>'balance' ~ '^-?[0-9]{1,18}$'"
+            " THEN (x.c->>'balance')::bigint END AS balance"
+            ", CASE WHEN jsonb_typeof(x.c->'delinquent') = 'boolean' THEN (x.c->'delinquent')::boolean END AS delinquent"
+            f"{objects}, x.c AS raw{tail}"
+            f" FROM {items} AS x"
+            " WHERE jsonb_typeof(x.c->'id') = 'string' AND x.c->>'id' <> ''"
+        )
+    raise NotImplementedError(f"the mirror is not implemented for the {dialect} dialect")
+
+
+def page_items_sql(dialect: str, pages: str) -> str:
+    """Customers of list pages as a relation with column ``c`` (for ``customer_columns_sql``).
+
+    ``pages`` has columns ``body`` (a list answer's text, as Stripe sent it) and ``keep``
+    (how many of its customers, newest first, to take).
+    """
+    if dialect == "duckdb":
+        return (
+            "(SELECT unnest(list_slice(from_json(body, '{\"data\": [\"JSON\"]}').data, 1, keep)) AS c"
+            f" FROM {pages})"
+        )
+    if dialect == "postgresql":
+        return (
+            "(SELECT e.c FROM "
+            f"{pages} AS p CROSS JOIN LATERAL (SELECT p.body::jsonb -> 'data' AS data OFFSET 0) AS d"
+            " CROSS JOIN LATERAL jsonb_array_elements("
+            "CASE WHEN jsonb_typeof(d.data) = 'array' THEN d.data ELSE '[]'::jsonb END"
+            ") WITH ORDINALITY AS e(c, n) WHERE e.n <= p.keep)"
+        )
+    raise NotImplementedError(f"the mirror is not implemented for the {dialect} dialect")
+
+
+def json_items_sql(dialect: str, texts: str, extra: list[str] | None = None) -> str:
+    """Customer JSON texts (column ``c``) as the relation ``customer_columns_sql`` reads.
+
+    On DuckDB the text is minified, so a customer stored from an event and from a list page
+    compares equal when Stripe's JSON is equal. (``OFFSET 0``, here and in ``page_items_sql``,
+    keeps PostgreSQL from inlining the cast into every column that reads ``c``: parsed once
+    per customer, not once per column.)
+    """
+    tail = "".join(f", {_quote(name)}" for name in extra or [])
+    if dialect == "duckdb":
+        return f"(SELECT json(c) AS c{tail} FROM {texts})"
+    if dialect == "postgresql":
+        return f"(SELECT c::jsonb AS c{tail} FROM {texts} OFFSET 0)"
+    raise NotImplementedError(f"the mirror is not implemented for the {dialect} dialect")
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
