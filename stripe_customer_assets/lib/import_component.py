@@ -1,0 +1,311 @@
+"""The import pipeline component: ``type: stripe_customer_assets.StripeCustomerImport``.
+
+One folder per pipeline, ``defs/<pipeline>/defs.yaml``. The component checks the
+configuration at load (errors name the file, line and field) and builds:
+
+- the asset ``<schema>/<table>`` (the table's parts: ``analytics.pro_customers`` ->
+  ``analytics/pro_customers``), downstream of ``stripe/customers``, needing only the
+  warehouse (a pipeline reads the mirror: no Stripe calls);
+- its ``reject_rate`` check, failing when the share of rejected customers in a run
+  exceeds ``max_reject_rate``;
+- with ``schedule``, the schedule ``<name>_schedule`` running the mirror and this
+  pipeline, stopped when ``enabled: false``.
+
+The work itself is plain Python in ``stripe_customer_assets.pipeline``.
+"""
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+import dagster as dg
+from pydantic import Field, PrivateAttr
+
+from stripe_customer_assets.lib.keys import (
+    ENABLED_TAG,
+    IMPORT_GROUP,
+    MIRROR_KEY,
+    ROLE_TAG,
+    warehouse_kind,
+)
+from stripe_customer_assets.lib.metadata import preview
+from stripe_customer_assets.pipeline import (
+    ConfigProblem,
+    FilterGroup,
+    Pipeline,
+    PipelineConfig,
+    PipelineConfigError,
+    PipelineResult,
+    PropertySpec,
+    Transformation,
+    compile_pipeline,
+    run_pipeline,
+)
+from stripe_customer_assets.pipeline.config import DEFAULT_MAX_REJECT_RATE
+from stripe_customer_assets.pipeline.problems import FieldPath
+from stripe_customer_assets.resources import WarehouseResource
+from stripe_customer_assets.warehouse.engine import split_table
+
+REJECT_CHECK = "reject_rate"
+
+
+class ImportRunConfig(dg.Config):
+    full_rebuild: bool = Field(
+        default=False,
+        description="Rebuild the whole table from the mirror instead of applying changes.",
+    )
+
+
+def _filters(context: dg.ResolutionContext, value: Any) -> FilterGroup | None:
+    if value is None or isinstance(value, FilterGroup):
+        return value
+    return FilterGroup.model_validate(value)
+
+
+class StripeCustomerImport(dg.Component, dg.Model, dg.Resolvable):
+    """An import pipeline: Stripe customers from the mirror, filtered and transformed into a
+    typed table of the warehouse, incrementally, on a schedule."""
+
+    name: str = Field(description="Pipeline name: lower-case letters, digits and '_'.")
+    description: str | None = Field(default=None, description="What the table is for.")
+    table: str = Field(description="Target table, e.g. analytics.pro_customers.")
+    filters: Annotated[
+        Any,
+        dg.Resolver(
+            _filters,
+            model_field_type=FilterGroup | None,
+            description="match: all | any, and conditions ({property, operator, value} or nested groups). "
+            "None: every customer.",
+        ),
+    ] = None
+    incremental: bool = Field(
+        default=True,
+        description="Apply only customers changed since the last run; false rebuilds every run.",
+    )
+    transformation: Transformation = Field(
+        default_factory=Transformation, description="mapping, then python, then javascript."
+    )
+    properties: dict[str, PropertySpec | str] = Field(
+        alias="schema",
+        description="The customer model: property -> type, or {type, nullable, description}.",
+    )
+    schedule: str | None = Field(
+        default=None, description="Cron expression (UTC), e.g. '0 * * * *'."
+    )
+    enabled: bool = Field(
+        default=True, description="false: the schedule is stopped and runs refuse to start."
+    )
+    max_reject_rate: float = Field(
+        default=DEFAULT_MAX_REJECT_RATE,
+        description="The reject_rate check fails when a run rejects more than this share of customers.",
+    )
+
+    _pipeline: Pipeline | None = PrivateAttr(default=None)
+
+    @classmethod
+    def load(cls, attributes: Any, context: dg.ComponentLoadContext) -> Self:
+        component = super().load(attributes, context)
+        tree = context.resolution_context.source_position_tree
+
+        def line_of(path: FieldPath) -> int | None:
+            if tree is None:
+                return None
+            position, _ = tree.lookup_closest_and_path(["attributes", *path], None)
+            return position.start.line
+
+        component._pipeline = component.compile(_yaml_file(context), line_of)
+        return component
+
+    def compile(
+        self, source: str | None = None, line_of: Callable[[FieldPath], int | None] | None = None
+    ) -> Pipeline:
+        """The checked pipeline; raises PipelineConfigError naming file, line and field."""
+        config = PipelineConfig(
+            name=self.name,
+            table=self.table,
+            description=self.description,
+            filters=self.filters,
+            incremental=self.incremental,
+            transformation=self.transformation,
+            properties=self.properties,
+            schedule=self.schedule,
+            enabled=self.enabled,
+            max_reject_rate=self.max_reject_rate,
+        )
+        problems = self._schedule_problems()
+        try:
+            pipeline = compile_pipeline(config, source)
+        except PipelineConfigError as err:
+            problems = err.problems + problems
+        if problems:
+            error = PipelineConfigError(self.name, source, problems)
+            raise (error.located(line_of) if line_of else error) from None
+        return pipeline
+
+    def _schedule_problems(self) -> list[ConfigProblem]:
+        if self.schedule is None:
+            return []
+        try:
+            dg.ScheduleDefinition(
+                name="check", cron_schedule=self.schedule, target=dg.AssetSelection.all()
+            )
+        except dg.DagsterInvalidDefinitionError:
+            return [
+                ConfigProblem(
+                    ("schedule",),
+                    f"'{self.schedule}' is not a valid cron expression, e.g. '0 * * * *'",
+                )
+            ]
+        return []
+
+    def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
+        pipeline = self._pipeline or self.compile(_yaml_file(context))
+        asset = import_asset(pipeline, self.enabled, self.max_reject_rate)
+        schedules = []
+        if self.schedule:
+            schedules.append(
+                dg.ScheduleDefinition(
+                    name=f"{self.name}_schedule",
+                    cron_schedule=self.schedule,
+                    execution_timezone="UTC",
+                    target=dg.AssetSelection.assets(MIRROR_KEY, asset.key),
+                    default_status=(
+                        dg.DefaultScheduleStatus.RUNNING
+                        if self.enabled
+                        else dg.DefaultScheduleStatus.STOPPED
+                    ),
+                    description=f"Refresh the Stripe mirror, then import pipeline '{self.name}'.",
+                )
+            )
+        return dg.Definitions(assets=[asset], schedules=schedules)
+
+
+def table_asset_key(table: str) -> dg.AssetKey:
+    schema, name = split_table(table, default_schema="")
+    return dg.AssetKey([schema, name] if schema else [name])
+
+
+def import_asset(pipeline: Pipeline, enabled: bool, max_reject_rate: float) -> dg.AssetsDefinition:
+    key = table_asset_key(pipeline.table)
+    where = pipeline.source or "its defs.yaml"
+
+    spec = dg.AssetSpec(
+        key=key,
+        deps=[MIRROR_KEY],
+        group_name=IMPORT_GROUP,
+        kinds={"stripe", warehouse_kind()},
+        tags={ROLE_TAG: "import", ENABLED_TAG: "true" if enabled else "false"},
+        description=pipeline.config.description
+        or f"Stripe customers ({pipeline.filter_words()}) as table {pipeline.table}.",
+        metadata={
+            "dagster/table_name": pipeline.table,
+            "dagster/column_schema": column_schema(pipeline),
+            "filter": pipeline.filter_words(),
+            "incremental": pipeline.config.incremental,
+            "defs_yaml": where,
+        },
+    )
+    check = dg.AssetCheckSpec(
+        REJECT_CHECK,
+        asset=key,
+        description=f"At most {max_reject_rate:.1%} of the customers a run processes are rejected.",
+    )
+
+    # The op is named after the pipeline: two pipelines with one name fail at load.
+    @dg.multi_asset(name=f"import_{pipeline.name}", specs=[spec], check_specs=[check])
+    def _import(
+        context: dg.AssetExecutionContext, config: ImportRunConfig, warehouse: WarehouseResource
+    ):
+        if not enabled:
+            raise dg.Failure(
+                description=f"Import pipeline '{pipeline.name}' is disabled (enabled: false in {where}); "
+                "set enabled: true to run it."
+            )
+        result = run_pipeline(
+            pipeline,
+            warehouse.warehouse(),
+            warehouse.mirror_schema,
+            full_rebuild=config.full_rebuild,
+            run_id=context.run.run_id,
+        )
+        context.log.info(
+            f"{result.mode} ({result.reason}): +{result.inserted} ~{result.updated} -{result.removed} "
+            f"={result.unchanged} rejected {result.rejected} in {result.duration_s:.2f}s"
+        )
+        return dg.MaterializeResult(
+            asset_key=key,
+            metadata=materialization_metadata(pipeline, result),
+            check_results=[reject_check(result, max_reject_rate)],
+        )
+
+    return _import
+
+
+def column_schema(pipeline: Pipeline) -> dg.TableSchema:
+    columns = [dg.TableColumn("stripe_customer_id", "string", "Stripe customer id (key)")]
+    for prop in pipeline.model.properties:
+        columns.append(
+            dg.TableColumn(
+                prop.name,
+                prop.type,
+                prop.description,
+                constraints=dg.TableColumnConstraints(nullable=prop.nullable),
+            )
+        )
+    return dg.TableSchema(columns=columns)
+
+
+def materialization_metadata(pipeline: Pipeline, result: PipelineResult) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "mode": result.mode,
+        "reason": result.reason,
+        "rows_inserted": result.inserted,
+        "rows_updated": result.updated,
+        "rows_removed": result.removed,
+        "rows_rejected": result.rejected,
+        "rows_unchanged": result.unchanged,
+        "customers_skipped": result.skipped,
+        "customers_processed": result.processed,
+        "reject_rate": round(result.reject_rate, 4),
+        "dagster/row_count": result.row_count,
+        "mirror_version": result.mirror_version,
+        "since_mirror_version": result.since_version if result.since_version is not None else -1,
+        "filter": pipeline.filter_words(),
+        "api_calls": 0,
+        "duration_s": round(result.duration_s, 3),
+    }
+    if result.preview is not None:
+        metadata["preview"] = preview(result.preview)
+    if result.reject_sample:
+        lines = ["| customer | reason |", "| --- | --- |"]
+        lines += [
+            f"| {r.customer_id} | {r.reason.replace('|', '/')} |" for r in result.reject_sample
+        ]
+        metadata["rejects"] = dg.MetadataValue.md("\n".join(lines))
+    return metadata
+
+
+def reject_check(result: PipelineResult, max_reject_rate: float) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        check_name=REJECT_CHECK,
+        passed=result.reject_rate <= max_reject_rate,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            f"{result.rejected} of {result.processed} customers rejected ({result.reject_rate:.1%}); "
+            f"max_reject_rate is {max_reject_rate:.1%}"
+        ),
+        metadata={
+            "rejected": result.rejected,
+            "processed": result.processed,
+            "reject_rate": round(result.reject_rate, 4),
+            "max_reject_rate": max_reject_rate,
+        },
+    )
+
+
+def _yaml_file(context: dg.ComponentLoadContext) -> str:
+    path = Path(context.path) / "defs.yaml"
+    try:
+        return str(path.relative_to(context.project_root))
+    except ValueError:
+        return str(path)

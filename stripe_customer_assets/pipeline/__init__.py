@@ -1,0 +1,37 @@
+"""Import pipelines: Stripe customers from the mirror, filtered and transformed into tables.
+
+Plain Python (no Dagster): ``compile_pipeline(config)`` checks a configuration and
+``run_pipeline(pipeline, warehouse)`` brings its table up to date. The Dagster component
+that wraps them is ``stripe_customer_assets.lib.import_component.StripeCustomerImport``.
+"""
+
+from stripe_customer_assets.pipeline.compiled import Pipeline, compile_pipeline
+from stripe_customer_assets.pipeline.config import (
+    Condition,
+    FilterGroup,
+    PipelineConfig,
+    PropertySpec,
+    Transformation,
+)
+from stripe_customer_assets.pipeline.problems import (
+    ConfigProblem,
+    PipelineConfigError,
+    PipelineRunError,
+)
+from stripe_customer_assets.pipeline.result import PipelineResult
+from stripe_customer_assets.pipeline.run import run_pipeline
+
+__all__ = [
+    "Condition",
+    "ConfigProblem",
+    "FilterGroup",
+    "Pipeline",
+    "PipelineConfig",
+    "PipelineConfigError",
+    "PipelineResult",
+    "PipelineRunError",
+    "PropertySpec",
+    "Transformation",
+    "compile_pipeline",
+    "run_pipeline",
+]

@@ -1,0 +1,185 @@
+"""The StripeCustomerImport component: loaded from defs.yaml, materialized against a seeded mirror."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from stripe_customer_assets.lib.keys import ENABLED_TAG, IMPORT_GROUP, MIRROR_KEY, ROLE_TAG
+from stripe_customer_assets.warehouse import quote_table
+from stripe_customer_assets_tests.pipeline.component_support import load_defs_yaml, with_warehouse
+from stripe_customer_assets_tests.pipeline.support import customer
+
+KEY = dg.AssetKey(["analytics", "pro_customers"])
+NO_WAREHOUSE = "duckdb:///:memory:"  # for tests that only inspect definitions
+
+
+def pipeline_yaml(table: str = "analytics.pro_customers", **overrides: Any) -> str:
+    settings = {
+        "enabled": "true",
+        "schedule": '"*/15 * * * *"',
+        "max_reject_rate": "0.1",
+        "seats_type": "integer",
+    }
+    settings.update({k: str(v) for k, v in overrides.items()})
+    return textwrap.dedent(
+        f"""
+        type: stripe_customer_assets.lib.import_component.StripeCustomerImport
+        attributes:
+          name: pro_customers
+          table: {table}
+          filters:
+            match: all
+            conditions:
+              - {{property: metadata.plan, operator: is, value: pro}}
+          transformation:
+            mapping:
+              email: lower(email)
+              seats: metadata.seats
+          schema:
+            email: string
+            seats: {settings["seats_type"]}
+            name: {{type: string, nullable: false, description: Customer name}}
+          schedule: {settings["schedule"]}
+          enabled: {settings["enabled"]}
+          max_reject_rate: {settings["max_reject_rate"]}
+        """
+    )
+
+
+def metadata_of(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
+    [event] = result.get_asset_materialization_events()
+    return {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
+
+
+def test_the_component_builds_an_asset_downstream_of_the_mirror_with_its_check():
+    with load_defs_yaml(pipeline_yaml()) as defs:
+        specs = with_warehouse(defs, NO_WAREHOUSE, "stripe").resolve_all_asset_specs()
+        spec = next(s for s in specs if s.key == KEY)
+    assert [dep.asset_key for dep in spec.deps] == [MIRROR_KEY]
+    assert spec.group_name == IMPORT_GROUP
+    assert spec.kinds == {"stripe", "duckdb"}
+    assert spec.tags[ROLE_TAG] == "import" and spec.tags[ENABLED_TAG] == "true"
+    assert spec.metadata["dagster/table_name"] == "analytics.pro_customers"
+    assert spec.metadata["filter"] == 'metadata.plan is "pro"'
+    columns = {c.name: c for c in spec.metadata["dagster/column_schema"].columns}
+    assert list(columns) == ["stripe_customer_id", "email", "seats", "name"]
+    assert columns["name"].constraints.nullable is False and columns["seats"].type == "integer"
+
+
+def test_the_asset_needs_the_warehouse_only_so_pipelines_cost_no_stripe_calls():
+    with load_defs_yaml(pipeline_yaml()) as defs:
+        asset = with_warehouse(defs, NO_WAREHOUSE, "stripe").resolve_assets_def(KEY)
+    assert asset.required_resource_keys - {"io_manager"} == {"warehouse"}
+    assert [c.name for c in asset.check_specs] == ["reject_rate"]
+
+
+def test_an_enabled_pipeline_has_a_running_schedule_for_the_mirror_and_the_pipeline():
+    with load_defs_yaml(pipeline_yaml()) as defs:
+        resolved = with_warehouse(defs, NO_WAREHOUSE, "stripe")
+        schedule = resolved.resolve_schedule_def("pro_customers_schedule")
+        job = resolved.resolve_job_def(schedule.job_name)
+    assert schedule.cron_schedule == "*/15 * * * *"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert job.asset_layer.executable_asset_keys == {MIRROR_KEY, KEY}
+
+
+def test_a_disabled_pipelines_schedule_is_stopped_and_its_run_refuses_at_once(duck_mirror):
+    mirror, wh = duck_mirror, duck_mirror.warehouse
+    mirror.put([customer(3)])
+    with load_defs_yaml(pipeline_yaml(enabled="false"), folder="pro_customers") as defs:
+        resolved = with_warehouse(defs, wh.url, mirror.schema)
+        schedule = resolved.resolve_schedule_def("pro_customers_schedule")
+        asset = resolved.resolve_assets_def(KEY)
+        assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+        assert asset.specs_by_key[KEY].tags[ENABLED_TAG] == "false"
+        result = dg.materialize([asset], raise_on_error=False)
+    assert not result.success
+    [failure] = result.get_step_failure_events()
+    message = failure.step_failure_data.user_failure_data.description
+    assert message.startswith("Import pipeline 'pro_customers' is disabled (enabled: false in ")
+    assert "defs/pro_customers/defs.yaml); set enabled: true to run it." in message
+    with wh.begin() as conn:
+        assert (
+            conn.exec_driver_sql(
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'pro_customers'"
+            ).scalar()
+            == 0
+        )
+
+
+def test_materializing_imports_the_mirror_and_reports_counts_in_metadata(mirror, wh, target_schema):
+    table = f"{target_schema}.pro_customers"
+    key = dg.AssetKey([target_schema, "pro_customers"])
+    mirror.put([customer(i, metadata={"plan": "pro", "seats": str(i)}) for i in range(100)])
+    with load_defs_yaml(pipeline_yaml(table=table)) as defs:
+        asset = with_warehouse(defs, wh.url, mirror.schema).resolve_assets_def(key)
+        first = dg.materialize([asset])
+        mirror.put(
+            [customer(i, metadata={"plan": "pro", "seats": "1000"}) for i in range(0, 90, 3)]
+        )
+        second = dg.materialize([asset])
+    meta = metadata_of(first)
+    assert (meta["mode"], meta["rows_inserted"], meta["dagster/row_count"]) == ("full", 100, 100)
+    assert meta["filter"] == 'metadata.plan is "pro"' and meta["api_calls"] == 0
+    assert "stripe_customer_id" in meta["preview"] and "_row_hash" not in meta["preview"]
+    meta = metadata_of(second)
+    assert meta["mode"] == "incremental"
+    assert (
+        meta["rows_inserted"],
+        meta["rows_updated"],
+        meta["rows_removed"],
+        meta["rows_rejected"],
+    ) == (0, 30, 0, 0)
+    assert (meta["customers_processed"], meta["dagster/row_count"]) == (30, 100)
+    assert (
+        wh.read_frame(f"SELECT COUNT(*) AS n FROM {quote_table(table)} WHERE seats = 1000")["n"][0]
+        == 30
+    )
+
+
+@pytest.mark.parametrize(("max_rate", "passed"), [(0.1, False), (0.5, True)])
+def test_the_reject_rate_check_fails_past_the_configured_rate(duck_mirror, max_rate, passed):
+    mirror, wh, table, key = duck_mirror, duck_mirror.warehouse, "analytics.pro_customers", KEY
+    seats = ["1", "2", "3", "many", "5", "6", "7", "lots", "9", "10"]  # 2 of 10 rejected
+    mirror.put([customer(i, metadata={"plan": "pro", "seats": s}) for i, s in enumerate(seats)])
+    with load_defs_yaml(pipeline_yaml(table=table, max_reject_rate=max_rate)) as defs:
+        asset = with_warehouse(defs, wh.url, mirror.schema).resolve_assets_def(key)
+        result = dg.materialize([asset])
+    [evaluation] = result.get_asset_check_evaluations()
+    assert evaluation.check_name == "reject_rate" and evaluation.passed is passed
+    assert evaluation.severity == dg.AssetCheckSeverity.ERROR
+    assert evaluation.metadata["reject_rate"].value == 0.2
+    meta = metadata_of(result)
+    assert (meta["rows_inserted"], meta["rows_rejected"]) == (8, 2)
+    assert "property seats: 'many' is not an integer" in meta["rejects"]
+
+
+def test_run_config_full_rebuild_rebuilds_the_table(duck_mirror):
+    mirror, wh, table, key = duck_mirror, duck_mirror.warehouse, "analytics.pro_customers", KEY
+    mirror.put([customer(3)])
+    config = {"ops": {"import_pro_customers": {"config": {"full_rebuild": True}}}}
+    with load_defs_yaml(pipeline_yaml(table=table)) as defs:
+        asset = with_warehouse(defs, wh.url, mirror.schema).resolve_assets_def(key)
+        dg.materialize([asset])
+        result = dg.materialize([asset], run_config=config)
+    meta = metadata_of(result)
+    assert (meta["mode"], meta["reason"], meta["rows_unchanged"]) == (
+        "full",
+        "full rebuild requested",
+        1,
+    )
+
+
+def test_two_pipelines_with_one_name_fail_at_load():
+    unscheduled = [
+        pipeline_yaml(table=t).replace('schedule: "*/15 * * * *"', "") for t in ("a.x", "b.y")
+    ]
+    with (
+        pytest.raises(Exception, match="import_pro_customers"),
+        load_defs_yaml("---".join(unscheduled)) as defs,
+    ):
+        with_warehouse(defs, NO_WAREHOUSE, "stripe").resolve_implicit_global_asset_job_def()
