@@ -1,0 +1,51 @@
+"""Export syncs (reverse ETL): a warehouse model drives Stripe customers.
+
+    parse_config(attributes)            -> ExportConfig      (validated once, at load)
+    make_plan(warehouse, config, ...)   -> Plan              (model + mirror, no Stripe calls)
+    store_plan / load_plan                                   ("<state_schema>"."<sync>_plan")
+    apply_plan(config, api, warehouse)  -> ApplyResult       (writes, state "<state_schema>"."<sync>")
+
+Plain Python: the Dagster component in ``stripe_customer_assets.lib.export_component`` wires it.
+"""
+
+from stripe_customer_assets.export.apply import ApplyResult, apply_plan
+from stripe_customer_assets.export.config import ExportConfig, KeySpec, parse_config
+from stripe_customer_assets.export.errors import (
+    ExportAccessError,
+    ExportConfigError,
+    ExportError,
+    ExportGuardError,
+    ExportModelError,
+)
+from stripe_customer_assets.export.guards import check_guards, guard_results
+from stripe_customer_assets.export.plan import Plan, PlanEntry, PlanSummary, build_plan, make_plan
+from stripe_customer_assets.export.plan_table import load_plan, plan_table, store_plan
+from stripe_customer_assets.export.preview import markdown_preview
+from stripe_customer_assets.export.state_table import read_state, sent_keys, state_table
+
+__all__ = [
+    "ApplyResult",
+    "ExportAccessError",
+    "ExportConfig",
+    "ExportConfigError",
+    "ExportError",
+    "ExportGuardError",
+    "ExportModelError",
+    "KeySpec",
+    "Plan",
+    "PlanEntry",
+    "PlanSummary",
+    "apply_plan",
+    "build_plan",
+    "check_guards",
+    "guard_results",
+    "load_plan",
+    "make_plan",
+    "markdown_preview",
+    "parse_config",
+    "plan_table",
+    "read_state",
+    "sent_keys",
+    "state_table",
+    "store_plan",
+]

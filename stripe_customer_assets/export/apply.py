@@ -1,0 +1,149 @@
+"""The apply step: send the stored plan's writes and record every outcome.
+
+1. Load the stored plan; its guards must pass (else nothing is sent).
+2. Skip writes an earlier run already made (their idempotency key is recorded as sent).
+3. Send the rest concurrently (``writes.send_writes``), recording results in batches.
+4. Rewrite the state table to exactly the plan's keys (``reconcile.final_state``).
+
+A 401 / 403 stops the sync with ``ExportAccessError`` after the in-flight writes are
+recorded; a 4xx on one row is recorded as ``failed`` with Stripe's message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from stripe_customer_assets.export.config import ExportConfig
+from stripe_customer_assets.export.errors import ExportAccessError, ExportError
+from stripe_customer_assets.export.guards import check_guards
+from stripe_customer_assets.export.plan import Plan
+from stripe_customer_assets.export.plan_table import load_plan
+from stripe_customer_assets.export.reconcile import final_state
+from stripe_customer_assets.export.state_table import (
+    read_state,
+    record_results,
+    replace_state,
+    sent_keys,
+)
+from stripe_customer_assets.export.writes import WriteResult, interleave, send_writes
+from stripe_customer_assets.stripe_api import StripeApi
+from stripe_customer_assets.warehouse import Warehouse
+
+DEFAULT_BATCH_SIZE = 100
+
+
+@dataclass
+class ApplyResult:
+    sync: str
+    plan_id: str
+    planned_at: dt.datetime
+    planned_writes: int = 0
+    already_sent: int = 0  # writes an earlier run made (not repeated)
+    created: int = 0
+    updated: int = 0
+    failed: int = 0
+    api_calls: int = 0
+    api: dict[str, Any] = field(default_factory=dict)
+    duration_s: float = 0.0
+    row_count: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (key, message), first few
+    written: list[tuple[str, str, str]] = field(default_factory=list)  # (key, stripe id, status)
+
+    @property
+    def writes(self) -> int:
+        return self.created + self.updated + self.failed
+
+    @property
+    def goodput(self) -> float:
+        """Successful writes per second."""
+        return (self.created + self.updated) / self.duration_s if self.duration_s > 0 else 0.0
+
+
+class _Recorder:
+    """Collects results and upserts them every ``batch_size``."""
+
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        config: ExportConfig,
+        plan: Plan,
+        result: ApplyResult,
+        batch_size: int,
+    ):
+        self.warehouse, self.config, self.plan, self.result = warehouse, config, plan, result
+        self.batch_size = max(1, batch_size)
+        self.batch: list[dict[str, Any]] = []
+
+    def __call__(self, outcome: WriteResult) -> None:
+        r = self.result
+        if outcome.status == "failed":
+            r.failed += 1
+            if len(r.errors) < 20:
+                r.errors.append((outcome.entry.key or "", outcome.error or ""))
+        elif outcome.status == "created":
+            r.created += 1
+        else:
+            r.updated += 1
+        if outcome.status != "failed" and len(r.written) < 20:
+            r.written.append((outcome.entry.key or "", outcome.stripe_id, outcome.status))
+        self.batch.append(outcome.state_row(self.plan.plan_id))
+        if len(self.batch) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        batch, self.batch = self.batch, []
+        record_results(self.warehouse, self.config, batch)
+
+
+def apply_plan(
+    config: ExportConfig,
+    api: StripeApi,
+    warehouse: Warehouse,
+    *,
+    concurrency: int = 8,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    plan: Plan | None = None,
+) -> ApplyResult:
+    """Apply the stored plan (or ``plan``) to Stripe; see the module docstring."""
+    started = time.monotonic()
+    calls_before = api.stats.snapshot()["calls"]
+    plan = plan or load_plan(warehouse, config)
+    if plan is None:
+        raise ExportError(
+            f"sync '{config.name}' has no plan yet: materialize {config.name}_plan first "
+            "(it previews the changes; the sync then applies them)"
+        )
+    check_guards(config, plan.summary)
+    done = sent_keys(warehouse, config)
+    writes = plan.writes()
+    todo = [e for e in writes if e.idempotency_key not in done]
+    result = ApplyResult(
+        config.name,
+        plan.plan_id,
+        plan.planned_at,
+        planned_writes=len(writes),
+        already_sent=len(writes) - len(todo),
+    )
+    recorder = _Recorder(warehouse, config, plan, result, batch_size)
+    try:
+        fatal = send_writes(api, interleave(todo), concurrency=concurrency, on_result=recorder)
+    finally:
+        recorder.flush()
+    if fatal is not None:
+        sent = result.created + result.updated
+        raise ExportAccessError(
+            f"sync '{config.name}' stopped after {sent} of {len(todo)} writes "
+            f"(recorded in {config.state_schema}.{config.name}): {fatal.error}"
+        )
+    now = dt.datetime.now(dt.UTC)
+    final = final_state(plan, read_state(warehouse, config), now)
+    replace_state(warehouse, config, final)
+    snapshot = api.stats.snapshot()
+    result.api = snapshot
+    result.api_calls = snapshot["calls"] - calls_before
+    result.row_count = len(final)
+    result.duration_s = time.monotonic() - started
+    return result

@@ -1,0 +1,260 @@
+"""The plan: every model row classified before anything is sent.
+
+create     no live customer carries the key (and the behavior creates)
+update     the customer differs on mapped fields: the changes (current -> new) and the body
+unchanged  Stripe already holds what the model says (or an earlier run already sent it)
+skip       update_only with no match, create_only with a match, or a key shared by several
+           customers under ``on_duplicate: skip``
+reject     the row cannot be sent: null / duplicate / invalid key, a value Stripe refuses
+
+``build_plan`` is pure (rows in, entries out); ``make_plan`` reads the model and the mirror.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from stripe_customer_assets.export.config import ExportConfig
+from stripe_customer_assets.export.diff import Changes, changes_for
+from stripe_customer_assets.export.payload import (
+    PayloadProblem,
+    create_fields,
+    idempotency_key,
+    payload_hash,
+    update_payload,
+)
+from stripe_customer_assets.export.resolve import Match, ModelRow, resolve_rows
+from stripe_customer_assets.export.rows import desired_values, key_problems, normalized_key
+from stripe_customer_assets.warehouse import Warehouse
+
+CREATE, UPDATE, UNCHANGED, SKIP, REJECT = "create", "update", "unchanged", "skip", "reject"
+ACTIONS = (CREATE, UPDATE, UNCHANGED, SKIP, REJECT)
+WRITES = (CREATE, UPDATE)
+
+
+@dataclass
+class PlanEntry:
+    row: int
+    key: str | None
+    action: str
+    stripe_id: str | None = None
+    reason: str | None = None
+    changes: Changes = field(default_factory=dict)
+    payload: dict[str, Any] | None = None
+    payload_hash: str | None = None
+    idempotency_key: str | None = None
+    matched_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    rows: int
+    counts: dict[str, int]
+    matched: int  # distinct live customers matched by rows that were not rejected
+    updating: int  # distinct customers an update would touch
+
+    @property
+    def reject_percent(self) -> float:
+        return 100.0 * self.counts.get(REJECT, 0) / self.rows if self.rows else 0.0
+
+    @property
+    def change_percent(self) -> float:
+        return 100.0 * self.updating / self.matched if self.matched else 0.0
+
+    @property
+    def writes(self) -> int:
+        return self.counts.get(CREATE, 0) + self.counts.get(UPDATE, 0)
+
+
+@dataclass
+class Plan:
+    sync: str
+    plan_id: str
+    planned_at: dt.datetime
+    entries: list[PlanEntry]
+
+    @property
+    def summary(self) -> PlanSummary:
+        return summarize(self.entries)
+
+    def writes(self) -> list[PlanEntry]:
+        return [e for e in self.entries if e.action in WRITES]
+
+
+def summarize(entries: list[PlanEntry]) -> PlanSummary:
+    counts = Counter(e.action for e in entries)
+    matched = {i for e in entries if e.action != REJECT for i in e.matched_ids}
+    updating = {e.stripe_id for e in entries if e.action == UPDATE}
+    return PlanSummary(
+        rows=len({e.row for e in entries}),
+        counts={a: counts.get(a, 0) for a in ACTIONS},
+        matched=len(matched),
+        updating=len(updating),
+    )
+
+
+def make_plan(
+    warehouse: Warehouse,
+    config: ExportConfig,
+    mirror_schema: str,
+    *,
+    sent_keys: set[str] | frozenset[str] = frozenset(),
+    plan_id: str | None = None,
+) -> Plan:
+    """Read the model joined with the mirror and classify every row (no Stripe calls)."""
+    rows = resolve_rows(warehouse, config, mirror_schema)
+    return Plan(
+        sync=config.name,
+        plan_id=plan_id or uuid.uuid4().hex,
+        planned_at=dt.datetime.now(dt.UTC),
+        entries=build_plan(config, rows, sent_keys),
+    )
+
+
+def build_plan(
+    config: ExportConfig, rows: list[ModelRow], sent_keys: set[str] | frozenset[str] = frozenset()
+) -> list[PlanEntry]:
+    """Classify every model row; ``sent_keys``: idempotency keys earlier runs already sent."""
+    rows_by_key: dict[str, list[int]] = {}
+    for r in rows:
+        if not key_problems(config, r.key):
+            rows_by_key.setdefault(normalized_key(config, r.key or ""), []).append(r.number)
+    entries: list[PlanEntry] = []
+    for row in rows:
+        problems = key_problems(config, row.key)
+        same_key = [] if problems else rows_by_key[normalized_key(config, row.key or "")]
+        if len(same_key) > 1:
+            shown = ", ".join(str(n) for n in same_key[:5]) + (", ..." if len(same_key) > 5 else "")
+            problems.append(
+                f"key {row.key!r} appears in {len(same_key)} model rows ({shown}); keys must be unique"
+            )
+        desired, field_problems = desired_values(config, row.values)
+        problems += field_problems
+        if problems:
+            only = row.matches[0].id if len(row.matches) == 1 else None
+            entries.append(_entry(row, REJECT, stripe_id=only, reason="; ".join(problems)))
+        else:
+            entries.extend(_classify(config, row, desired, sent_keys))
+    return entries
+
+
+def _entry(row: ModelRow, action: str, **kwargs: Any) -> PlanEntry:
+    return PlanEntry(
+        row=row.number,
+        key=row.key,
+        action=action,
+        matched_ids=[m.id for m in row.matches],
+        **kwargs,
+    )
+
+
+def _classify(
+    config: ExportConfig,
+    row: ModelRow,
+    desired: dict[str, Any],
+    sent_keys: set[str] | frozenset[str],
+) -> list[PlanEntry]:
+    key = row.key or ""
+    label = f"{config.key.stripe_field} {key!r}"
+    if not row.matches:
+        if not config.creates:
+            return [
+                _entry(row, SKIP, reason=f"no Stripe customer has {label} (behavior: update_only)")
+            ]
+        return [_create(config, row, desired, sent_keys)]
+    if not config.updates:
+        ids = ", ".join(m.id for m in row.matches)
+        return [
+            _entry(
+                row,
+                SKIP,
+                stripe_id=row.matches[0].id,
+                reason=f"already in Stripe as {ids} (behavior: create_only)",
+            )
+        ]
+    targets, note = _targets(config, row.matches, label)
+    if not targets:
+        return [_entry(row, SKIP, reason=note)]
+    return [_update(config, row, desired, match, note, sent_keys) for match in targets]
+
+
+def _targets(
+    config: ExportConfig, matches: list[Match], label: str
+) -> tuple[list[Match], str | None]:
+    """Which of the customers sharing a key to update (matches are newest first)."""
+    if len(matches) == 1:
+        return matches, None
+    ids = ", ".join(m.id for m in matches)
+    shared = f"{len(matches)} Stripe customers share {label} ({ids})"
+    if config.on_duplicate == "update_newest":
+        return matches[:1], f"{shared}; on_duplicate: update_newest updates {matches[0].id}"
+    if config.on_duplicate == "update_all":
+        return matches, f"{shared}; on_duplicate: update_all"
+    return [], f"{shared}; on_duplicate: skip"
+
+
+def _update(
+    config: ExportConfig,
+    row: ModelRow,
+    desired: dict[str, Any],
+    match: Match,
+    note: str | None,
+    sent_keys: set[str] | frozenset[str],
+) -> PlanEntry:
+    changes = changes_for(desired, match.customer)
+    if not changes:
+        return _entry(row, UNCHANGED, stripe_id=match.id, reason=note)
+    try:
+        payload = update_payload(desired, changes, match.customer)
+    except PayloadProblem as problem:
+        return _entry(row, REJECT, stripe_id=match.id, reason=str(problem), changes=changes)
+    digest = payload_hash(payload)
+    ikey = idempotency_key(
+        config.name, UPDATE, row.key or "", digest, f"{match.id}@{match.version}"
+    )
+    if ikey in sent_keys:
+        return _entry(
+            row,
+            UNCHANGED,
+            stripe_id=match.id,
+            reason="sent by an earlier run; the mirror has not seen Stripe's echo yet",
+        )
+    return _entry(
+        row,
+        UPDATE,
+        stripe_id=match.id,
+        reason=note,
+        changes=changes,
+        payload=payload,
+        payload_hash=digest,
+        idempotency_key=ikey,
+    )
+
+
+def _create(
+    config: ExportConfig,
+    row: ModelRow,
+    desired: dict[str, Any],
+    sent_keys: set[str] | frozenset[str],
+) -> PlanEntry:
+    fields = create_fields(desired, config, row.key or "")
+    changes = changes_for(fields, None)
+    try:
+        payload = update_payload(fields, changes, None)
+    except PayloadProblem as problem:
+        return _entry(row, REJECT, reason=str(problem), changes=changes)
+    digest = payload_hash(payload)
+    ikey = idempotency_key(
+        config.name, CREATE, row.key or "", digest, ",".join(sorted(row.deleted_ids))
+    )
+    if ikey in sent_keys:
+        return _entry(
+            row, UNCHANGED, reason="created by an earlier run; the mirror has not seen it yet"
+        )
+    return _entry(
+        row, CREATE, changes=changes, payload=payload, payload_hash=digest, idempotency_key=ikey
+    )

@@ -1,0 +1,190 @@
+"""The stored plan: ``"<state_schema>"."<sync>_plan"``, one row per plan entry.
+
+Rewritten whole by each plan (one transaction); the sync applies what it holds. Columns:
+entry, row_number (in the model), key, action, stripe_id, reason, changes (JSON
+``{field: [current, new]}``), payload (JSON body to send), payload_hash, idempotency_key,
+matched_ids (JSON), plan_id, planned_at.
+
+``"<state_schema>"."<sync>_plans"`` gets one row per plan made (plan_id, planned_at, the
+counts), in the same transaction: the history of previews, and the proof that an empty
+plan is a plan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.engine import Connection
+
+from stripe_customer_assets.export.config import ExportConfig
+from stripe_customer_assets.export.plan import ACTIONS, Plan, PlanEntry
+from stripe_customer_assets.warehouse import Warehouse, upsert_frame, write_frame
+from stripe_customer_assets.warehouse.engine import frame_from
+
+TEXT_COLUMNS = [
+    "key",
+    "action",
+    "stripe_id",
+    "reason",
+    "changes",
+    "payload",
+    "payload_hash",
+    "idempotency_key",
+    "matched_ids",
+    "plan_id",
+]
+
+
+def plan_table(config: ExportConfig) -> str:
+    return f'"{config.state_schema}"."{config.name}_plan"'
+
+
+def ensure_plan_table(conn: Connection, config: ExportConfig) -> None:
+    json_type = "JSONB" if conn.dialect.name == "postgresql" else "JSON"
+    conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{config.state_schema}"')
+    conn.exec_driver_sql(
+        f"""CREATE TABLE IF NOT EXISTS {plan_table(config)} (
+            entry INTEGER PRIMARY KEY,
+            row_number INTEGER NOT NULL,
+            key VARCHAR,
+            action VARCHAR NOT NULL,
+            stripe_id VARCHAR,
+            reason VARCHAR,
+            changes {json_type},
+            payload {json_type},
+            payload_hash VARCHAR,
+            idempotency_key VARCHAR,
+            matched_ids {json_type},
+            plan_id VARCHAR NOT NULL,
+            planned_at TIMESTAMPTZ NOT NULL
+        )"""
+    )
+
+
+def _dumps(value: Any) -> str | None:
+    return (
+        None
+        if value is None
+        else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    )
+
+
+def plan_frame(plan: Plan) -> pd.DataFrame:
+    records = [
+        {
+            "entry": i,
+            "row_number": e.row,
+            "key": e.key,
+            "action": e.action,
+            "stripe_id": e.stripe_id,
+            "reason": e.reason,
+            "changes": _dumps({p: [old, new] for p, (old, new) in e.changes.items()}),
+            "payload": _dumps(e.payload),
+            "payload_hash": e.payload_hash,
+            "idempotency_key": e.idempotency_key,
+            "matched_ids": _dumps(e.matched_ids),
+            "plan_id": plan.plan_id,
+            "planned_at": plan.planned_at,
+        }
+        for i, e in enumerate(plan.entries, start=1)
+    ]
+    df = pd.DataFrame.from_records(
+        records, columns=["entry", "row_number", *TEXT_COLUMNS[:-1], "plan_id", "planned_at"]
+    )
+    for col in TEXT_COLUMNS:
+        df[col] = df[col].astype("object")
+    df["planned_at"] = pd.to_datetime(df["planned_at"], utc=True)
+    return df
+
+
+def plans_table(config: ExportConfig) -> str:
+    return f'"{config.state_schema}"."{config.name}_plans"'
+
+
+def ensure_plans_table(conn: Connection, config: ExportConfig) -> None:
+    counts = ", ".join(f'"{a}" INTEGER NOT NULL' for a in ACTIONS)
+    conn.exec_driver_sql(
+        f"""CREATE TABLE IF NOT EXISTS {plans_table(config)} (
+            plan_id VARCHAR PRIMARY KEY,
+            planned_at TIMESTAMPTZ NOT NULL,
+            model_rows INTEGER NOT NULL,
+            {counts},
+            matched INTEGER NOT NULL,
+            reject_percent DOUBLE PRECISION NOT NULL,
+            change_percent DOUBLE PRECISION NOT NULL
+        )"""
+    )
+
+
+def plans_frame(plan: Plan) -> pd.DataFrame:
+    summary = plan.summary
+    record = {
+        "plan_id": plan.plan_id,
+        "planned_at": plan.planned_at,
+        "model_rows": summary.rows,
+        **summary.counts,
+        "matched": summary.matched,
+        "reject_percent": summary.reject_percent,
+        "change_percent": summary.change_percent,
+    }
+    df = pd.DataFrame.from_records([record])
+    df["plan_id"] = df["plan_id"].astype("object")
+    df["planned_at"] = pd.to_datetime(df["planned_at"], utc=True)
+    return df
+
+
+def store_plan(warehouse: Warehouse, config: ExportConfig, plan: Plan) -> None:
+    """Replace the stored plan with ``plan`` and log it, in one transaction."""
+    with warehouse.begin() as conn:
+        ensure_plan_table(conn, config)
+        ensure_plans_table(conn, config)
+        conn.exec_driver_sql(f"DELETE FROM {plan_table(config)}")
+        write_frame(conn, plan_table(config), plan_frame(plan))
+        upsert_frame(conn, plans_table(config), plans_frame(plan), ["plan_id"])
+
+
+def load_plan(warehouse: Warehouse, config: ExportConfig) -> Plan | None:
+    """The stored plan, or None when the sync was never planned."""
+    with warehouse.begin() as conn:
+        ensure_plan_table(conn, config)
+        ensure_plans_table(conn, config)
+        latest = frame_from(
+            conn,
+            f"SELECT plan_id, planned_at FROM {plans_table(config)} "
+            "ORDER BY planned_at DESC LIMIT 1",
+        )
+        df = frame_from(conn, f"SELECT * FROM {plan_table(config)} ORDER BY entry")
+    if latest.empty:
+        return None
+    entries = [
+        PlanEntry(
+            row=int(r["row_number"]),
+            key=_text(r["key"]),
+            action=r["action"],
+            stripe_id=_text(r["stripe_id"]),
+            reason=_text(r["reason"]),
+            changes={p: (v[0], v[1]) for p, v in (_loads(r["changes"]) or {}).items()},
+            payload=_loads(r["payload"]),
+            payload_hash=_text(r["payload_hash"]),
+            idempotency_key=_text(r["idempotency_key"]),
+            matched_ids=list(_loads(r["matched_ids"]) or []),
+        )
+        for r in df.to_dict("records")
+    ]
+    planned_at = pd.Timestamp(latest["planned_at"].iloc[0]).to_pydatetime()
+    if planned_at.tzinfo is None:
+        planned_at = planned_at.replace(tzinfo=dt.UTC)
+    return Plan(config.name, str(latest["plan_id"].iloc[0]), planned_at, entries)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+
+
+def _loads(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    return json.loads(value) if isinstance(value, (str, bytes)) else value

@@ -1,0 +1,70 @@
+"""The plan in words: counts per class and the field-level changes, as markdown."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from stripe_customer_assets.export.plan import CREATE, REJECT, SKIP, UPDATE, Plan, PlanEntry
+
+EMPTY = "∅"
+
+
+def show(value: Any, width: int = 40) -> str:
+    """A value as it reads in a table cell: ∅ for nothing, quotes for text."""
+    if value is None or value == "" or value == []:
+        return EMPTY
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = text.replace("\n", " ").replace("|", "\\|")
+    if len(text) > width:
+        text = text[: width - 1] + "…"
+    return f"'{text}'" if isinstance(value, str) else text
+
+
+def cell(text: str, width: int = 200) -> str:
+    """Free text in a table cell: one line, pipes escaped, shortened."""
+    text = text.replace("\n", " ").replace("|", "\\|")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def change_lines(entry: PlanEntry) -> list[str]:
+    """``field: old -> new`` for each changed field."""
+    return [f"{path}: {show(old)} -> {show(new)}" for path, (old, new) in entry.changes.items()]
+
+
+def markdown_preview(plan: Plan, limit: int = 50) -> str:
+    """Creates and updates with their changes, then skipped and rejected rows with reasons."""
+    writes = [e for e in plan.entries if e.action in (CREATE, UPDATE)]
+    others = [e for e in plan.entries if e.action in (SKIP, REJECT)]
+    parts = [_counts_line(plan)]
+    if writes:
+        parts.append("| row | key | action | customer | changes |\n|---|---|---|---|---|")
+        parts[-1] += "".join(
+            f"\n| {e.row} | {show(e.key)} | {e.action} | {e.stripe_id or 'new'} | {_changes_cell(e)} |"
+            for e in writes[:limit]
+        )
+        if len(writes) > limit:
+            parts.append(f"_… and {len(writes) - limit} more writes (see the plan table)_")
+    if others:
+        parts.append("| row | key | action | reason |\n|---|---|---|---|")
+        parts[-1] += "".join(
+            f"\n| {e.row} | {show(e.key)} | {e.action} | {cell(e.reason or '')} |"
+            for e in others[:limit]
+        )
+        if len(others) > limit:
+            parts.append(f"_… and {len(others) - limit} more skipped or rejected rows_")
+    if not writes and not others:
+        parts.append("_Stripe already matches the model: nothing to send._")
+    return "\n\n".join(parts)
+
+
+def _changes_cell(entry: PlanEntry) -> str:
+    lines = change_lines(entry)
+    if entry.reason:  # e.g. which of several customers sharing the key is updated
+        lines.append(f"_{cell(entry.reason)}_")
+    return "<br>".join(lines)
+
+
+def _counts_line(plan: Plan) -> str:
+    counts = plan.summary.counts
+    return " · ".join(f"**{n}** {action}" for action, n in counts.items())

@@ -1,0 +1,60 @@
+"""The state after a run: exactly the plan's keys, each with its outcome.
+
+Writes keep the rows their results were recorded in (found by idempotency key, so a write
+an earlier, interrupted run already made is kept as it was). Other entries get their
+status and reason, and keep what was last pushed to that customer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from stripe_customer_assets.export.plan import REJECT, SKIP, UNCHANGED, WRITES, Plan
+
+STATUS = {UNCHANGED: "unchanged", SKIP: "skipped", REJECT: "rejected"}
+_CARRIED = ("last_write", "payload_hash", "idempotency_key", "written_at")
+
+
+def final_state(
+    plan: Plan, previous: list[dict[str, Any]], now: dt.datetime
+) -> list[dict[str, Any]]:
+    by_target = {(r["key"], r["stripe_id"]): r for r in previous}
+    by_write: dict[str, list[dict[str, Any]]] = {}
+    created_by_key: dict[str, list[dict[str, Any]]] = {}
+    for r in previous:
+        if r.get("idempotency_key"):
+            by_write.setdefault(r["idempotency_key"], []).append(r)
+        if r.get("last_write") == "created":
+            created_by_key.setdefault(r["key"], []).append(r)
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for e in plan.entries:
+        if e.key is None:
+            continue  # a NULL key has no state row; the plan table reports it
+        if e.action in WRITES and by_write.get(e.idempotency_key or ""):
+            for r in by_write[e.idempotency_key or ""]:
+                out[(r["key"], r["stripe_id"])] = r
+            continue
+        if e.action == UNCHANGED and not e.stripe_id and created_by_key.get(e.key):
+            for r in created_by_key[e.key]:  # created earlier; the mirror has not seen it yet
+                out[(r["key"], r["stripe_id"])] = {
+                    **r,
+                    "status": "unchanged",
+                    "reason": e.reason,
+                    "plan_id": plan.plan_id,
+                    "updated_at": now,
+                }
+            continue
+        target = e.stripe_id or ""
+        prev = by_target.get((e.key, target), {})
+        out[(e.key, target)] = {
+            "key": e.key,
+            "stripe_id": target,
+            "status": STATUS.get(e.action, "pending"),
+            "reason": e.reason,
+            "changed_fields": None,
+            **{c: prev.get(c) for c in _CARRIED},
+            "plan_id": plan.plan_id,
+            "updated_at": now,
+        }
+    return list(out.values())

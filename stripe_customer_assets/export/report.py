@@ -1,0 +1,53 @@
+"""The figures a user reads after a plan or a sync (plain values; the Dagster layer wraps them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stripe_customer_assets.export.apply import ApplyResult
+from stripe_customer_assets.export.plan import Plan
+
+
+def plan_figures(plan: Plan) -> dict[str, Any]:
+    summary = plan.summary
+    return {
+        **{action: n for action, n in summary.counts.items()},
+        "model_rows": summary.rows,
+        "writes": summary.writes,
+        "matched_customers": summary.matched,
+        "reject_percent": round(summary.reject_percent, 2),
+        "change_percent": round(summary.change_percent, 2),
+        "plan_id": plan.plan_id,
+    }
+
+
+def apply_figures(result: ApplyResult) -> dict[str, Any]:
+    return {
+        "writes": result.writes,
+        "creates": result.created,
+        "updates": result.updated,
+        "failures": result.failed,
+        "already_sent": result.already_sent,
+        "api_calls": result.api_calls,
+        "api_retries": result.api.get("retries", 0),
+        "api_rate_limited": result.api.get("rate_limited", 0),
+        "duration_s": round(result.duration_s, 3),
+        "goodput_writes_per_s": round(result.goodput, 1),
+        "plan_id": result.plan_id,
+    }
+
+
+def links_markdown(result: ApplyResult, dashboard_base: str, limit: int = 5) -> str:
+    """Links to a few of the customers the sync wrote, in the Stripe dashboard."""
+    if not result.written:
+        return "_no customers written_"
+    return "\n".join(
+        f"- [{stripe_id}]({dashboard_base}{stripe_id}) {status} ({key})"
+        for key, stripe_id, status in result.written[:limit]
+    )
+
+
+def failures_markdown(result: ApplyResult, limit: int = 10) -> str:
+    if not result.errors:
+        return "_no failures_"
+    return "\n".join(f"- `{key}`: {message}" for key, message in result.errors[:limit])

@@ -1,0 +1,82 @@
+"""One model row, mapped and checked: the Stripe values it asks for, or why it cannot be sent.
+
+Every problem names the model column and the Stripe field; a row with problems is rejected
+in the plan and never sent. Empty strings count as NULL (Stripe stores "" as no value).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from stripe_customer_assets.export.config import ExportConfig
+from stripe_customer_assets.export.fields import (
+    METADATA_VALUE_MAX,
+    TAX_EXEMPT_VALUES,
+    stripe_field,
+)
+from stripe_customer_assets.export.values import is_null, to_locales, to_text
+
+# Loose like Stripe's own check: one "@", no whitespace, a dotted domain.
+EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+
+
+def _shown(text: str, width: int = 60) -> str:
+    return repr(text if len(text) <= width else text[: width - 1] + "…")
+
+
+def desired_values(
+    config: ExportConfig, row: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """Stripe path -> value this row asks for (``cleared()`` to clear), and the row's problems.
+
+    With ``null_values: skip`` a NULL leaves Stripe's value alone (the path is absent);
+    with ``clear`` it asks Stripe to clear the field.
+    """
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for path, column in config.fields.items():
+        field = stripe_field(path)
+        assert field is not None  # parse_config accepted the path
+        raw = row.get(column)
+        if field.kind == "locales":
+            locales = [] if is_null(raw) else to_locales(raw)
+            if locales or config.null_values == "clear":
+                values[path] = locales
+            continue
+        text = None if is_null(raw) else to_text(raw).strip()
+        if not text:
+            if config.null_values == "clear":
+                values[path] = field.cleared()
+            continue
+        where = f"column '{column}' ({path})"
+        if field.kind == "tax_exempt" and text not in TAX_EXEMPT_VALUES:
+            problems.append(f"{where}: {_shown(text)} is not one of {', '.join(TAX_EXEMPT_VALUES)}")
+        elif field.kind == "email" and not EMAIL.match(text):
+            problems.append(f"{where}: {_shown(text)} is not a valid email address")
+        elif field.max_length and len(text) > field.max_length:
+            what = "metadata values" if field.group == "metadata" else "this field"
+            problems.append(
+                f"{where}: {len(text)} characters; Stripe allows {field.max_length} for {what}"
+            )
+        values[path] = text
+    return values, problems
+
+
+def key_problems(config: ExportConfig, key: str | None) -> list[str]:
+    """Why this row's key cannot identify a customer (NULL, bad email, too long)."""
+    column = config.key.column
+    if key is None or not key.strip():
+        return [f"key column '{column}' is null"]
+    if config.key.stripe_field == "email" and not EMAIL.match(key.strip()):
+        return [f"key column '{column}': {_shown(key)} is not a valid email address"]
+    if config.key.metadata_key and len(key) > METADATA_VALUE_MAX:
+        limit = f"Stripe allows {METADATA_VALUE_MAX} for metadata values"
+        return [f"key column '{column}': {len(key)} characters; {limit}"]
+    return []
+
+
+def normalized_key(config: ExportConfig, key: str) -> str:
+    """The form two keys are compared in: emails match case-insensitively, as in Stripe."""
+    return key.strip().lower() if config.key.stripe_field == "email" else key

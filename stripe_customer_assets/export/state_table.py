@@ -1,0 +1,133 @@
+"""The exported customer state: ``"<state_schema>"."<sync>"``, the ``<sync>`` asset's table.
+
+One row per model key and Stripe customer (``stripe_id`` is '' while a key has none, e.g.
+a rejected row or a create that failed). Columns:
+
+status          this run's outcome: created, updated, failed, unchanged, skipped, rejected
+reason          Stripe's message for a failure, or why the row was skipped / rejected
+changed_fields  the fields the last write carried
+last_write      outcome of the last write attempt: created, updated or failed
+payload_hash, idempotency_key, written_at   that attempt (what was last pushed, and when)
+plan_id, updated_at
+
+Write results are upserted in batches while the sync runs (a crash loses at most the
+in-flight batch); the run ends by rewriting the table to exactly the plan's keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from stripe_customer_assets.export.config import ExportConfig
+from stripe_customer_assets.warehouse import Warehouse, upsert_frame, write_frame
+from stripe_customer_assets.warehouse.engine import frame_from
+
+STATE_COLUMNS = [
+    "key",
+    "stripe_id",
+    "status",
+    "reason",
+    "changed_fields",
+    "last_write",
+    "payload_hash",
+    "idempotency_key",
+    "written_at",
+    "plan_id",
+    "updated_at",
+]
+_TIME_COLUMNS = ("written_at", "updated_at")
+SENT = ("created", "updated")
+
+
+def state_table(config: ExportConfig) -> str:
+    return f'"{config.state_schema}"."{config.name}"'
+
+
+def ensure_state_table(conn: Connection, config: ExportConfig) -> None:
+    conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{config.state_schema}"')
+    conn.exec_driver_sql(
+        f"""CREATE TABLE IF NOT EXISTS {state_table(config)} (
+            key VARCHAR NOT NULL,
+            stripe_id VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            reason VARCHAR,
+            changed_fields VARCHAR,
+            last_write VARCHAR,
+            payload_hash VARCHAR,
+            idempotency_key VARCHAR,
+            written_at TIMESTAMPTZ,
+            plan_id VARCHAR,
+            updated_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (key, stripe_id)
+        )"""
+    )
+
+
+def state_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    df = pd.DataFrame.from_records(rows, columns=STATE_COLUMNS)
+    for col in STATE_COLUMNS:
+        if col in _TIME_COLUMNS:
+            df[col] = pd.to_datetime(df[col], utc=True)
+        else:
+            df[col] = df[col].astype("object")
+    return df
+
+
+def read_state(warehouse: Warehouse, config: ExportConfig) -> list[dict[str, Any]]:
+    with warehouse.begin() as conn:
+        ensure_state_table(conn, config)
+        df = frame_from(conn, f"SELECT {', '.join(STATE_COLUMNS)} FROM {state_table(config)}")
+    return [
+        {k: (None if _missing(v) else v) for k, v in rec.items()} for rec in df.to_dict("records")
+    ]
+
+
+def sent_keys(warehouse: Warehouse, config: ExportConfig) -> set[str]:
+    """Idempotency keys of writes Stripe accepted (what was last pushed, per customer)."""
+    with warehouse.begin() as conn:
+        ensure_state_table(conn, config)
+        result = conn.execute(
+            sa.text(
+                f"SELECT idempotency_key FROM {state_table(config)} "
+                "WHERE idempotency_key IS NOT NULL AND last_write IN ('created', 'updated')"
+            )
+        )
+        return {r[0] for r in result}
+
+
+def record_results(warehouse: Warehouse, config: ExportConfig, rows: list[dict[str, Any]]) -> None:
+    """Upsert one batch of write results; a created customer replaces its key's '' row.
+
+    The table exists already (``sent_keys`` or ``read_state`` made it at the start of the run).
+    """
+    if not rows:
+        return
+    created_keys = sorted({r["key"] for r in rows if r["stripe_id"]})
+    with warehouse.begin() as conn:
+        upsert_frame(conn, state_table(config), state_frame(rows), ["key", "stripe_id"])
+        if created_keys:
+            conn.execute(
+                sa.text(
+                    f"DELETE FROM {state_table(config)} WHERE stripe_id = '' AND key IN :keys"
+                ).bindparams(sa.bindparam("keys", expanding=True)),
+                {"keys": created_keys},
+            )
+
+
+def replace_state(warehouse: Warehouse, config: ExportConfig, rows: list[dict[str, Any]]) -> None:
+    """Make the table exactly ``rows`` in one transaction."""
+    with warehouse.begin() as conn:
+        ensure_state_table(conn, config)
+        conn.exec_driver_sql(f"DELETE FROM {state_table(config)}")
+        write_frame(conn, state_table(config), state_frame(rows))
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return value is None or bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False

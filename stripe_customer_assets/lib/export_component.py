@@ -1,0 +1,353 @@
+"""``StripeCustomerExport``: one export sync (a warehouse model -> Stripe customers) from YAML.
+
+    <sync>_plan   the preview: refreshes the mirror (incremental), reads the model, resolves
+                  keys against the mirror and stores the plan; blocking checks reject_rate
+                  and change_rate. Materializing it alone changes nothing in Stripe.
+    <sync>        the exported customer state: applies the stored plan, one write per row.
+
+plus ``<sync>_job`` (plan + sync) and, with ``schedule``, ``<sync>_schedule`` (STOPPED when
+``enabled: false``). The work is done by ``stripe_customer_assets.export``.
+"""
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import dagster as dg
+from dagster_shared.yaml_utils.source_position import SourcePositionTree
+from pydantic import Field
+
+from stripe_customer_assets.export import (
+    ExportConfig,
+    ExportConfigError,
+    ExportError,
+    apply_plan,
+    guard_results,
+    load_plan,
+    make_plan,
+    markdown_preview,
+    parse_config,
+    plan_table,
+    sent_keys,
+    state_table,
+    store_plan,
+)
+from stripe_customer_assets.export.report import (
+    apply_figures,
+    failures_markdown,
+    links_markdown,
+    plan_figures,
+)
+from stripe_customer_assets.lib.keys import (
+    ENABLED_TAG,
+    EXPORT_GROUP,
+    MIRROR_KEY,
+    ROLE_TAG,
+    stripe_pool,
+    warehouse_kind,
+)
+from stripe_customer_assets.lib.metadata import mirror_metadata
+from stripe_customer_assets.mirror.sync import refresh_mirror
+from stripe_customer_assets.resources import StripeResource, WarehouseResource
+from stripe_customer_assets.stripe_api import ApiStats
+
+CHECKS = {"max_reject_percent": "reject_rate", "max_change_percent": "change_rate"}
+
+
+class ExportKey(dg.Model):
+    column: str = Field(description="The model column holding each row's key.")
+    stripe_field: str = Field(
+        description="email, id, or metadata.<key> (an external id kept in metadata)."
+    )
+
+
+class ExportAttributes(dg.Model):
+    """The attributes of an export sync's defs.yaml (validated further by ``parse_config``)."""
+
+    name: str = Field(
+        description="The sync's name: assets <name>_plan and <name>, tables in state_schema."
+    )
+    description: str = ""
+    model: str | None = Field(default=None, description="SQL run in the warehouse.")
+    model_file: str | None = Field(
+        default=None, description="A .sql file, relative to this defs.yaml."
+    )
+    deps: list[str] = Field(
+        default_factory=list, description="Upstream asset keys the model reads (lineage)."
+    )
+    object: str = Field(default="customer", description="The Stripe object: only 'customer'.")
+    behavior: Literal["update_or_create", "update_only", "create_only"] = "update_or_create"
+    key: ExportKey
+    fields: dict[str, str] = Field(
+        default_factory=dict, description="Stripe field -> model column."
+    )
+    null_values: Literal["skip", "clear"] = "skip"
+    on_duplicate: Literal["skip", "update_all", "update_newest"] = "skip"
+    schedule: str | None = Field(default=None, description="Cron for plan + sync.")
+    enabled: bool = True
+    max_reject_percent: float = Field(
+        default=100.0, description="Send nothing past this share of rejected rows."
+    )
+    max_change_percent: float = Field(
+        default=100.0, description="Send nothing past this share of matched customers changed."
+    )
+    state_schema: str = Field(
+        default="exports", description="Warehouse schema of the plan and state tables."
+    )
+
+
+class StripeCustomerExport(dg.Component):
+    """Keep Stripe customers equal to a SQL model on the mapped fields, sending only what differs.
+
+    Attributes are ``ExportAttributes`` (a plain model rather than a Resolvable component, so
+    the YAML can keep the attribute name ``model``); string values may use templates such as
+    ``{{ env.EXPORT_CRON }}``.
+    """
+
+    def __init__(self, attributes: ExportAttributes, source: SourcePositionTree | None = None):
+        self.attributes = attributes
+        self.source = source  # where each attribute sits in defs.yaml, for error messages
+
+    @classmethod
+    def get_model_cls(cls) -> type[ExportAttributes]:
+        return ExportAttributes
+
+    @classmethod
+    def load(cls, attributes: Any, context: dg.ComponentLoadContext) -> "StripeCustomerExport":
+        raw = attributes.model_dump(exclude_unset=True) if attributes is not None else {}
+        rendered = context.resolution_context.at_path("attributes").resolve_value(raw)
+        return cls(
+            ExportAttributes.model_validate(rendered),
+            context.resolution_context.source_position_tree,
+        )
+
+    def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
+        try:
+            config = parse_config(self.attributes.model_dump(), base_dir=context.path)
+        except ExportConfigError as err:
+            raise dg.DagsterInvalidDefinitionError(
+                self._located(context, err.path, str(err))
+            ) from None
+        return export_defs(config, lambda path, message: self._located(context, path, message))
+
+    def _located(
+        self, context: dg.ComponentLoadContext, path: tuple[str, ...], message: str
+    ) -> str:
+        """``<defs.yaml>:<line>: message`` (the line of the attribute when it is known)."""
+        tree = self.source
+        position = None
+        if tree is not None:
+            attributes = ["attributes", *path]
+            while position is None and attributes:
+                position = tree.lookup(attributes)
+                attributes = attributes[:-1]
+        if position is not None:
+            return f"{position.filename}:{position.start.line}: {message}"
+        return f"{Path(context.path) / 'defs.yaml'}: {message}"
+
+
+def export_defs(
+    config: ExportConfig, locate: Callable[[tuple[str, ...], str], str] | None = None
+) -> dg.Definitions:
+    """The sync's assets, job and schedule."""
+    plan_asset, sync_asset = build_plan_asset(config), build_sync_asset(config)
+    job = dg.define_asset_job(
+        f"{config.name}_job",
+        selection=dg.AssetSelection.assets(plan_asset, sync_asset),
+        description=f"Plan, check and apply the export sync '{config.name}'.",
+    )
+    schedules = []
+    if config.schedule:
+        try:
+            schedules.append(
+                dg.ScheduleDefinition(
+                    name=f"{config.name}_schedule",
+                    cron_schedule=config.schedule,
+                    job=job,
+                    default_status=dg.DefaultScheduleStatus.RUNNING
+                    if config.enabled
+                    else dg.DefaultScheduleStatus.STOPPED,
+                )
+            )
+        except dg.DagsterInvalidDefinitionError:
+            message = (
+                f"sync '{config.name}', field `schedule`: {config.schedule!r} is not a valid "
+                "cron string (five fields, e.g. '0 * * * *')"
+            )
+            raise dg.DagsterInvalidDefinitionError(
+                locate(("schedule",), message) if locate else message
+            ) from None
+    return dg.Definitions(assets=[plan_asset, sync_asset], jobs=[job], schedules=schedules)
+
+
+def plan_key(config: ExportConfig) -> dg.AssetKey:
+    return dg.AssetKey([f"{config.name}_plan"])
+
+
+def sync_key(config: ExportConfig) -> dg.AssetKey:
+    return dg.AssetKey([config.name])
+
+
+def _tags(config: ExportConfig) -> dict[str, str]:
+    return {ROLE_TAG: "export", ENABLED_TAG: str(config.enabled).lower()}
+
+
+def _refuse_if_disabled(config: ExportConfig) -> None:
+    if not config.enabled:
+        raise dg.Failure(
+            description=f"The export sync '{config.name}' is disabled (enabled: false in its "
+            "defs.yaml): nothing was planned or sent. Set enabled: true to run it."
+        )
+
+
+def build_plan_asset(config: ExportConfig) -> dg.AssetsDefinition:
+    key = plan_key(config)
+
+    @dg.asset(
+        key=key,
+        deps=[MIRROR_KEY, *(dg.AssetKey.from_user_string(d) for d in config.deps)],
+        group_name=EXPORT_GROUP,
+        kinds={"stripe", warehouse_kind()},
+        tags=_tags(config),
+        pool=stripe_pool(),
+        description=(
+            f"Preview of the export sync '{config.name}': every model row classified as create, "
+            "update (field by field), unchanged, skip or reject. Materializing it alone changes "
+            f"nothing in Stripe. {config.description}"
+        ).strip(),
+        check_specs=[
+            dg.AssetCheckSpec(
+                CHECKS["max_reject_percent"],
+                asset=key,
+                blocking=True,
+                description="Rejected model rows stay within max_reject_percent "
+                f"({config.max_reject_percent:g}%).",
+            ),
+            dg.AssetCheckSpec(
+                CHECKS["max_change_percent"],
+                asset=key,
+                blocking=True,
+                description="Customers changed stay within max_change_percent "
+                f"({config.max_change_percent:g}%) of those matched.",
+            ),
+        ],
+    )
+    def _plan(
+        context: dg.AssetExecutionContext, stripe: StripeResource, warehouse: WarehouseResource
+    ):
+        _refuse_if_disabled(config)
+        started = time.monotonic()
+        wh, schema = warehouse.warehouse(), warehouse.mirror_schema
+        mirror = refresh_mirror(
+            stripe.api(ApiStats()), wh, schema, concurrency=stripe.max_concurrency
+        )
+        if mirror.changed or mirror.mode == "full":
+            # The mirror table changed in this step: say so on its own asset.
+            context.log_event(
+                dg.AssetMaterialization(asset_key=MIRROR_KEY, metadata=mirror_metadata(mirror, schema))
+            )
+        try:
+            plan = make_plan(
+                wh, config, schema, sent_keys=sent_keys(wh, config), plan_id=context.run.run_id
+            )
+            store_plan(wh, config, plan)
+        except ExportError as err:
+            raise dg.Failure(description=str(err)) from err
+        figures = plan_figures(plan)
+        context.log.info(
+            f"plan for '{config.name}': " + ", ".join(f"{k} {v}" for k, v in figures.items())
+        )
+        return dg.MaterializeResult(
+            metadata={
+                **figures,
+                "api_calls": mirror.api_calls,
+                "mirror_changes_applied": mirror.changed,
+                "duration_s": round(time.monotonic() - started, 3),
+                "preview": dg.MetadataValue.md(markdown_preview(plan)),
+                "dagster/row_count": len(plan.entries),
+                "dagster/table_name": plan_table(config).replace('"', ""),
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=CHECKS[g.name],
+                    passed=g.passed,
+                    severity=dg.AssetCheckSeverity.ERROR,
+                    description=g.describe(config.name),
+                    metadata={
+                        "percent": round(g.percent, 2),
+                        "limit": g.limit,
+                        "count": g.numerator,
+                        "of": g.denominator,
+                    },
+                )
+                for g in guard_results(config, plan.summary)
+            ],
+        )
+
+    return _plan
+
+
+def build_sync_asset(config: ExportConfig) -> dg.AssetsDefinition:
+    key = sync_key(config)
+
+    @dg.asset(
+        key=key,
+        deps=[plan_key(config)],
+        group_name=EXPORT_GROUP,
+        kinds={"stripe", warehouse_kind()},
+        tags=_tags(config),
+        pool=stripe_pool(),
+        description=(
+            f"Stripe customers as exported by '{config.name}': one row per model key with the "
+            "customer id, the outcome and what was last pushed. Applies the stored plan."
+        ),
+        check_specs=[
+            dg.AssetCheckSpec(
+                "writes_succeeded",
+                asset=key,
+                description="Stripe accepted every write of the last run.",
+            ),
+        ],
+    )
+    def _sync(
+        context: dg.AssetExecutionContext, stripe: StripeResource, warehouse: WarehouseResource
+    ):
+        _refuse_if_disabled(config)
+        wh = warehouse.warehouse()
+        stored = load_plan(wh, config)
+        if stored is not None and stored.plan_id != context.run.run_id:
+            context.log.warning(
+                f"applying the plan stored by run {stored.plan_id} at "
+                f"{stored.planned_at:%Y-%m-%d %H:%M:%S} UTC; materialize {config.name}_plan "
+                "in the same run for a fresh one"
+            )
+        try:
+            result = apply_plan(
+                config, stripe.api(ApiStats()), wh, concurrency=stripe.max_concurrency, plan=stored
+            )
+        except ExportError as err:
+            raise dg.Failure(description=str(err)) from err
+        figures = apply_figures(result)
+        context.log.info(
+            f"sync '{config.name}': " + ", ".join(f"{k} {v}" for k, v in figures.items())
+        )
+        return dg.MaterializeResult(
+            metadata={
+                **figures,
+                "customers": dg.MetadataValue.md(links_markdown(result, stripe.dashboard_base)),
+                "failed_rows": dg.MetadataValue.md(failures_markdown(result)),
+                "dagster/row_count": result.row_count,
+                "dagster/table_name": state_table(config).replace('"', ""),
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name="writes_succeeded",
+                    passed=result.failed == 0,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    metadata={"failures": result.failed, "writes": result.writes},
+                )
+            ],
+        )
+
+    return _sync

@@ -1,0 +1,242 @@
+"""The Dagster layer: assets, checks, job and schedule from defs.yaml; runs through Dagster."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster.components.testing import create_defs_folder_sandbox
+
+from stripe_customer_assets.lib.export_component import build_plan_asset, export_defs
+from stripe_customer_assets.lib.keys import MIRROR_KEY
+from stripe_customer_assets.resources import StripeResource, WarehouseResource
+from stripe_customer_assets.standin.app import STANDIN_API_KEY
+from stripe_customer_assets_tests.export.support import (
+    account,
+    export_config,
+    seed_customer,
+    write_accounts,
+)
+
+TYPE = "stripe_customer_assets.lib.export_component.StripeCustomerExport"
+YAML = f"""
+type: {TYPE}
+attributes:
+  name: crm
+  model_file: model.sql
+  deps: [crm_src/accounts]
+  key:
+    column: email
+    stripe_field: email
+  fields:
+    name: full_name
+    metadata.plan: plan
+  schedule: "0 * * * *"
+  enabled: {{enabled}}
+"""
+
+
+def load(
+    yaml_text: str, sql: str = "SELECT 'a@example.com' AS email, 'A' AS full_name, 'pro' AS plan"
+):
+    with create_defs_folder_sandbox() as sandbox:
+        folder = sandbox.defs_folder_path / "crm"
+        folder.mkdir()
+        (folder / "defs.yaml").write_text(textwrap.dedent(yaml_text))
+        (folder / "model.sql").write_text(sql)
+        with sandbox.build_component_tree() as tree:
+            defs = tree.build_defs(folder)
+    placeholders = {
+        "stripe": StripeResource(api_key="sk_test_unused"),
+        "warehouse": WarehouseResource(),
+    }
+    return dg.Definitions.merge(defs, dg.Definitions(resources=placeholders)), folder
+
+
+def test_defs_yaml_builds_plan_sync_checks_job_and_schedule():
+    defs, _ = load(YAML.format(enabled="true"))
+    plan = defs.resolve_assets_def("crm_plan")
+    sync = defs.resolve_assets_def("crm")
+    assert plan.asset_deps[dg.AssetKey("crm_plan")] == {
+        MIRROR_KEY,
+        dg.AssetKey(["crm_src", "accounts"]),
+    }
+    assert sync.asset_deps[dg.AssetKey("crm")] == {dg.AssetKey("crm_plan")}
+    checks = {spec.name: spec.blocking for spec in plan.check_specs}
+    assert checks == {"reject_rate": True, "change_rate": True}
+    assert defs.resolve_job_def("crm_job") is not None
+    schedule = defs.resolve_schedule_def("crm_schedule")
+    assert schedule.cron_schedule == "0 * * * *"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_a_disabled_sync_has_a_stopped_schedule():
+    defs, _ = load(YAML.format(enabled="false"))
+    assert (
+        defs.resolve_schedule_def("crm_schedule").default_status == dg.DefaultScheduleStatus.STOPPED
+    )
+
+
+@pytest.mark.parametrize(
+    ("replace", "fragment"),
+    [
+        (
+            ("metadata.plan: plan", "nickname: nick"),
+            "field `fields.nickname`: 'nickname' is not a writable customer field",
+        ),
+        (("stripe_field: email", "stripe_field: phone"), "field `key.stripe_field`"),
+        (
+            ('"0 * * * *"', '"every hour"'),
+            "field `schedule`: 'every hour' is not a valid cron string",
+        ),
+        (("model_file: model.sql", "model_file: missing.sql"), "field `model_file`"),
+    ],
+)
+def test_config_errors_fail_at_load_naming_the_file_line_and_field(replace, fragment):
+    with pytest.raises(Exception) as err:
+        load(YAML.format(enabled="true").replace(*replace))
+    message = str(err.value) + str(err.value.__cause__ or "")
+    assert fragment in message
+    assert re.search(r"crm/defs\.yaml:\d+: sync 'crm', field", message)
+
+
+def test_an_unknown_attribute_is_refused_with_its_line():
+    with pytest.raises(Exception) as err:
+        load(YAML.format(enabled="true") + "  colour: blue\n")
+    assert "colour" in str(err.value.__cause__)
+
+
+def resources(standin, warehouse_url, mirror_schema):
+    return {
+        "stripe": StripeResource(
+            api_key=STANDIN_API_KEY, api_base=standin.base_url, rate_limit=2000
+        ),
+        "warehouse": WarehouseResource(url=warehouse_url, mirror_schema=mirror_schema),
+    }
+
+
+def materialization_metadata(result: dg.ExecuteInProcessResult, key: str) -> dict:
+    [event] = [
+        m for m in result.asset_materializations_for_node(key) if m.asset_key == dg.AssetKey(key)
+    ]
+    return {k: v.value for k, v in event.metadata.items()}
+
+
+def test_materializing_the_plan_alone_is_a_dry_run(
+    standin, wh, warehouse_url, mirror_schema, accounts_table, schemas
+):
+    write_accounts(wh, accounts_table, [account(i) for i in range(1, 6)])
+    seed_customer(standin, 1)
+    plan_asset = build_plan_asset(export_config("crm", accounts_table, schemas["state"]))
+    before = standin.stats()["writes_applied"]
+
+    result = dg.materialize(
+        [plan_asset], resources=resources(standin, warehouse_url, mirror_schema)
+    )
+
+    assert result.success and standin.stats()["writes_applied"] == before
+    meta = materialization_metadata(result, "crm_plan")
+    assert (meta["create"], meta["update"], meta["reject"]) == (4, 1, 0)
+    assert "name: 'Old name 1' -> 'Customer 1'" in meta["preview"]
+    mirror_events = [
+        e for e in result.get_asset_materialization_events() if e.asset_key == MIRROR_KEY
+    ]
+    assert len(mirror_events) == 1
+    checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    assert checks == {"reject_rate": True, "change_rate": True}
+
+
+def test_the_job_plans_checks_and_applies(
+    standin, wh, warehouse_url, mirror_schema, accounts_table, schemas
+):
+    write_accounts(wh, accounts_table, [account(i) for i in range(1, 6)])
+    seed_customer(standin, 1)
+    defs = export_defs(export_config("crm", accounts_table, schemas["state"]))
+    job = dg.Definitions.merge(
+        defs, dg.Definitions(resources=resources(standin, warehouse_url, mirror_schema))
+    )
+
+    result = job.resolve_job_def("crm_job").execute_in_process()
+
+    assert result.success
+    meta = materialization_metadata(result, "crm")
+    assert (meta["writes"], meta["creates"], meta["updates"], meta["failures"]) == (5, 4, 1, 0)
+    assert meta["api_calls"] == 5 and meta["dagster/row_count"] == 5
+    assert "https://dashboard.stripe.com/test/customers/cus_" in meta["customers"]
+    assert len(standin.customers()) == 5
+
+
+def test_a_failed_blocking_check_stops_the_sync(
+    standin, wh, warehouse_url, mirror_schema, accounts_table, schemas
+):
+    write_accounts(wh, accounts_table, [account(1, email="broken"), account(2)])
+    defs = export_defs(
+        export_config("crm", accounts_table, schemas["state"], max_reject_percent=10)
+    )
+    job = dg.Definitions.merge(
+        defs, dg.Definitions(resources=resources(standin, warehouse_url, mirror_schema))
+    )
+
+    result = job.resolve_job_def("crm_job").execute_in_process(raise_on_error=False)
+
+    assert not result.success
+    checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    assert checks["reject_rate"] is False
+    assert not [
+        e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey("crm")
+    ]
+    assert standin.customers() == []
+
+
+def test_a_run_of_a_disabled_sync_refuses_with_a_clear_message(
+    standin, wh, warehouse_url, mirror_schema, accounts_table, schemas
+):
+    write_accounts(wh, accounts_table, [account(1)])
+    plan_asset = build_plan_asset(
+        export_config("crm", accounts_table, schemas["state"], enabled=False)
+    )
+
+    result = dg.materialize(
+        [plan_asset],
+        resources=resources(standin, warehouse_url, mirror_schema),
+        raise_on_error=False,
+    )
+
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert (
+        "export sync 'crm' is disabled (enabled: false" in failure.step_failure_data.error.message
+    )
+    assert standin.stats()["requests_total"] == 0
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "stripe_customer_assets" / "defs" / "crm_export"
+
+
+def test_the_example_sync_creates_its_accounts_once(standin, warehouse_url, mirror_schema, schemas):
+    import yaml
+
+    from stripe_customer_assets.export import parse_config
+
+    document = yaml.safe_load((EXAMPLE / "defs.yaml").read_text())
+    assert document["type"] == "stripe_customer_assets.StripeCustomerExport"
+    config = parse_config(
+        {**document["attributes"], "state_schema": schemas["state"]}, base_dir=EXAMPLE
+    )
+    defs = dg.Definitions.merge(
+        export_defs(config),
+        dg.Definitions(resources=resources(standin, warehouse_url, mirror_schema)),
+    )
+    job = defs.resolve_job_def("crm_export_job")
+
+    first = job.execute_in_process()
+    second = job.execute_in_process()
+
+    assert materialization_metadata(first, "crm_export")["creates"] == 6
+    assert materialization_metadata(second, "crm_export")["writes"] == 0
+    assert sorted(c["metadata"]["crm_id"] for c in standin.customers()) == [
+        str(i) for i in range(1001, 1007)
+    ]
