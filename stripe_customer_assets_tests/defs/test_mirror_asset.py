@@ -1,0 +1,82 @@
+"""The Dagster layer of the mirror: the asset's metadata, its checks, the change sensor."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from stripe_customer_assets.defs.mirror.assets import mirror_fresh, mirror_ids_unique, stripe_customers
+from stripe_customer_assets.defs.mirror.sensor import stripe_customer_changes
+from stripe_customer_assets.resources import StripeResource, WarehouseResource
+from stripe_customer_assets.standin import STANDIN_API_KEY
+
+
+def resources(standin, warehouse_url, schema):
+    return {
+        "stripe": StripeResource(api_key=STANDIN_API_KEY, api_base=standin.base_url, rate_limit=1000),
+        "warehouse": WarehouseResource(url=warehouse_url, mirror_schema=schema),
+    }
+
+
+def test_mirror_materialization_reports_numeric_metadata_and_passes_checks(standin, tmp_path):
+    standin.seed_customers(180, seed=1)
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    result = dg.materialize(
+        [stripe_customers, mirror_ids_unique, mirror_fresh], resources=resources(standin, url, "stripe")
+    )
+    assert result.success
+    [mat] = result.asset_materializations_for_node("stripe__customers")
+    meta = {k: v.value for k, v in mat.metadata.items()}
+    assert meta["mode"] == "full"
+    assert meta["rows_inserted"] == 180
+    assert meta["dagster/row_count"] == 180
+    assert meta["api_calls"] >= 2 and isinstance(meta["api_calls"], int)
+    assert isinstance(meta["duration_s"], float)
+    assert meta["cursor_event_id"] == ""  # seeded customers have no events yet
+    assert "| id" in meta["preview"]
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {"mirror_ids_unique": True, "mirror_fresh": True}
+
+    standin.update_customer(standin.customers()[0]["id"], name="Changed")
+    again = dg.materialize(
+        [stripe_customers],
+        resources=resources(standin, url, "stripe"),
+        run_config={"ops": {"stripe__customers": {"config": {"full_refresh": False}}}},
+    )
+    [mat] = again.asset_materializations_for_node("stripe__customers")
+    assert mat.metadata["mode"].value == "incremental"
+    assert mat.metadata["rows_updated"].value == 1
+    assert mat.metadata["api_calls"].value == 1
+    assert mat.metadata["cursor_event_id"].value.startswith("evt_")
+
+
+def _tick(context_cursor, stripe):
+    context = dg.build_sensor_context(cursor=context_cursor, resources={"stripe": stripe})
+    return stripe_customer_changes(context), context.cursor
+
+
+def test_change_sensor_requests_a_run_only_when_customers_changed_at_one_call_per_tick(standin):
+    stripe = StripeResource(api_key=STANDIN_API_KEY, api_base=standin.base_url, rate_limit=1000)
+    standin.create_customer(email="first@example.com")
+    standin.reset_stats()
+
+    first, cursor = _tick(None, stripe)
+    assert isinstance(first, dg.RunRequest)
+    quiet, cursor_after_quiet = _tick(cursor, stripe)
+    assert isinstance(quiet, dg.SkipReason)
+    assert cursor_after_quiet == cursor
+
+    standin.create_customer(email="second@example.com")
+    changed, new_cursor = _tick(cursor, stripe)
+    assert isinstance(changed, dg.RunRequest)
+    assert new_cursor != cursor
+    requests = [r for r in standin.requests() if not r["path"].startswith("/_standin")]
+    assert len(requests) == 3  # one Stripe call per tick
+    assert all(r["path"] == "/v1/events" for r in requests)
+
+
+def test_change_sensor_skips_with_the_reason_when_the_key_is_rejected(standin):
+    stripe = StripeResource(api_key="sk_test_wrong_key_123456", api_base=standin.base_url, rate_limit=1000)
+    result, _ = _tick(None, stripe)
+    assert isinstance(result, dg.SkipReason)
+    assert "401" in result.skip_message and "STRIPE_API_KEY" in result.skip_message
+    assert "sk_test_wrong_key_123456" not in result.skip_message
