@@ -1,0 +1,21 @@
+"""The benchmark: how close the Stripe sync runs to Stripe's rate limit, against the ideal
+and against the script a user would write without it.
+
+    python -m bench            every scenario at full size (about 15 minutes)
+    python -m bench --smoke    tiny sizes, a minute: proves every scenario still runs
+    python -m bench --only scan,incremental --runs 5 --json results.json
+
+The Stripe stand-in runs as a child process in its scale mode (generated customers, a fixed
+latency per request, a rate limit answered with 429s), so the client measured here shares
+neither its CPU nor its GIL. Scenarios, each printed with achieved, ideal, achieved/ideal
+and the naive baseline measured in the same run:
+
+1. full scan of N customers at R = 25 and 100 requests/s (ideal N / (100 R) seconds)
+2. incremental run after e customer events (ideal ceil(e / 100) calls) and after none
+3. export of k changed rows out of N, and of creates plus updates (ideal k writes, k / R s)
+4. warehouse bulk upsert of mirror rows into DuckDB and PostgreSQL (rows/s)
+5. full scan of a large account in a process of its own: peak memory, CPU per 1,000
+
+plus the stand-in's own ceiling and a step-by-step profile of the client's CPU. Results and
+the machine they came from are in BENCHMARKS.md.
+"""

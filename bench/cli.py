@@ -1,0 +1,281 @@
+"""``python -m bench``: run the scenarios, print the table (see bench/__init__.py)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from bench.ceiling import ceiling_rows
+from bench.export import changed_rows_model, creates_updates_model, export_rows, run_export
+from bench.incremental import incremental_rows
+from bench.memory import memory_rows, scan_in_child
+from bench.naive import naive_export, naive_import
+from bench.policy import policy_rows
+from bench.profile import profile_rows
+from bench.report import Row, table, to_json
+from bench.scan import SCHEMA, scan_once, scan_rows
+from bench.standin import StandinProcess, StandinSettings
+from bench.upsert import mirror_frame, upsert_once, upsert_rows
+from bench.warehouses import POSTGRES_URL, duckdb_warehouse, postgres_reachable, postgres_schema
+from stripe_customer_assets.warehouse import Warehouse
+
+SCENARIOS = ("ceiling", "profile", "schedule", "scan", "incremental", "export", "upsert", "memory")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    customers: int = 100_000
+    rates: tuple[float, ...] = (25.0, 100.0)
+    latency_read: float = 0.3
+    latency_write: float = 0.4
+    concurrency: int = 64
+    runs: int = 3
+    naive_customers: int = 3_000
+    events: int = 1_000
+    export_changed: int = 1_000
+    export_creates: int = 5_000
+    export_updates: int = 5_000
+    naive_export_rows: int = 20
+    upsert_rows: int = 1_000_000
+    upsert_runs: int = 1
+    large_customers: int = 1_000_000
+    large_rate: float = 100.0
+    profile_pages: int = 100
+    ceiling_seconds: float = 5.0
+
+
+FULL = Sizes()
+SMOKE = Sizes(
+    customers=3_000,
+    runs=1,
+    naive_customers=300,
+    events=150,
+    export_changed=100,
+    export_creates=50,
+    export_updates=50,
+    naive_export_rows=4,
+    upsert_rows=20_000,
+    large_customers=5_000,
+    profile_pages=10,
+    ceiling_seconds=1.0,
+)
+
+
+def _say(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory = ""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        kb = int(Path("/proc/meminfo").read_text().split("MemTotal:")[1].split()[0])
+        memory = f"{kb / 1024 / 1024:.0f} GiB"
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory": memory,
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "platform": platform.platform(),
+        "load_average_at_start": os.getloadavg(),
+    }
+
+
+@contextlib.contextmanager
+def _standin(sizes: Sizes, customers: int, rate: float | None) -> Iterator[StandinProcess]:
+    settings = StandinSettings(
+        customers=customers, latency_read=sizes.latency_read, latency_write=sizes.latency_write, rate_limit=rate
+    )
+    with StandinProcess(settings) as standin:
+        _say(f"stand-in at {standin.url}: {customers:,} customers, R={rate}, up in {standin.seeded_in_s:.1f}s")
+        yield standin
+
+
+def run_ceiling_and_profile(sizes: Sizes, wanted: set[str]) -> list[Row]:
+    rows: list[Row] = []
+    settings = StandinSettings(customers=max(20_000, sizes.profile_pages * 100), latency_read=0.0, latency_write=0.0)
+    with StandinProcess(settings) as standin:
+        if "ceiling" in wanted:
+            _say("stand-in ceiling")
+            rows += ceiling_rows(standin, sizes.ceiling_seconds, max(sizes.rates))
+        if "profile" in wanted:
+            _say("client CPU profile")
+            rows += profile_rows(standin, sizes.profile_pages)
+    return rows
+
+
+def run_api_scenarios(sizes: Sizes, wanted: set[str], work: str) -> list[Row]:
+    """Full scans at each rate; at the highest, also the incremental and export scenarios."""
+    rows: list[Row] = []
+    top = max(sizes.rates)
+    for rate in sorted(sizes.rates):
+        with _standin(sizes, sizes.customers, rate) as standin, contextlib.ExitStack() as keep:
+            warehouse: Warehouse | None = None
+            if "scan" in wanted or rate == top:
+                runs = []
+                count = sizes.runs if "scan" in wanted else 1
+                for i in range(count):
+                    if i == count - 1:  # the last run's mirror serves the next scenarios
+                        warehouse = keep.enter_context(duckdb_warehouse(work))
+                        run, _ = scan_once(standin, warehouse, rate, sizes.concurrency)
+                    else:
+                        with duckdb_warehouse(work) as scratch:
+                            run, _ = scan_once(standin, scratch, rate, sizes.concurrency)
+                    runs.append(run)
+                    _say(f"full scan N={sizes.customers:,} R={rate:g}: {run.seconds:.2f}s, {run.calls} calls")
+                if "scan" in wanted:
+                    with tempfile.TemporaryDirectory(dir=work) as tmp:
+                        naive = naive_import(
+                            standin.api_key, standin.url, f"duckdb:///{tmp}/naive.duckdb", sizes.naive_customers
+                        )
+                    _say(f"naive import of {naive.customers:,}: {naive.list_s:.1f}s listing, {naive.to_sql_s:.1f}s to_sql")
+                    rows += scan_rows(sizes.customers, rate, runs, naive, check_naive=rate == top)
+            assert warehouse is not None or not ({"incremental", "export"} & wanted)
+            if warehouse is None:
+                continue
+            if "incremental" in wanted and rate == top:
+                _say(f"incremental after {sizes.events:,} events")
+                rows += incremental_rows(standin, warehouse, SCHEMA, rate, sizes.events)
+            if "export" in wanted:
+                rows += _export_scenarios(sizes, standin, warehouse, rate, last=rate == top)
+    return rows
+
+
+def _export_scenarios(sizes: Sizes, standin: StandinProcess, warehouse: Warehouse, rate: float, *, last: bool) -> list[Row]:
+    rows: list[Row] = []
+    concurrency = max(8, math.ceil(rate * sizes.latency_write * 1.5))
+    table = changed_rows_model(warehouse, SCHEMA, sizes.export_changed)
+    _say(f"export of {sizes.export_changed:,} changed rows at R={rate:g}")
+    changed = run_export(
+        standin, warehouse, SCHEMA, rate, "bench_changed", table,
+        {"column": "customer_id", "stripe_field": "id"}, concurrency=concurrency,
+    )
+    mixed = None
+    if last:
+        table = creates_updates_model(warehouse, SCHEMA, sizes.export_creates, sizes.export_updates)
+        _say(f"export of {sizes.export_creates:,} creates + {sizes.export_updates:,} updates at R={rate:g}")
+        mixed = run_export(
+            standin, warehouse, SCHEMA, rate, "bench_mixed", table,
+            {"column": "email", "stripe_field": "email"}, concurrency=concurrency,
+        )
+    sample = [
+        {"email": f"bench.naive.{i}@example.com" if i % 2 else f"bench.new.{i}@example.com", "name": f"Naive {i}", "plan": "pro"}
+        for i in range(sizes.naive_export_rows)
+    ]
+    naive = naive_export(standin.api_key, standin.url, sample)
+    rows += export_rows(changed, rate, naive, changed.model_rows)
+    if mixed is not None:
+        rows += export_rows(mixed, rate, naive, mixed.model_rows)
+    return rows
+
+
+def run_upserts(sizes: Sizes) -> list[Row]:
+    _say(f"building {sizes.upsert_rows:,} mirror rows twice")
+    first = mirror_frame(sizes.upsert_rows)
+    second = mirror_frame(sizes.upsert_rows, changed_every=10)
+    rows: list[Row] = []
+    runs = []
+    for _ in range(sizes.upsert_runs):
+        with duckdb_warehouse() as warehouse:
+            runs.append(upsert_once(warehouse, "bench_upsert", first, second))
+        _say(f"DuckDB upsert: {runs[-1].insert_s:.2f}s new, {runs[-1].update_s:.2f}s again")
+    rows += upsert_rows("duckdb", runs)
+    if postgres_reachable():
+        runs = []
+        for _ in range(sizes.upsert_runs):
+            with postgres_schema() as (warehouse, schema):
+                runs.append(upsert_once(warehouse, schema, first, second))
+            _say(f"PostgreSQL upsert: {runs[-1].insert_s:.2f}s new, {runs[-1].update_s:.2f}s again")
+        rows += upsert_rows("postgresql", runs)
+    else:
+        _say(f"PostgreSQL not reachable at {POSTGRES_URL}: its upsert is not measured")
+    return rows
+
+
+def run_large_scan(sizes: Sizes) -> list[Row]:
+    with _standin(sizes, sizes.large_customers, sizes.large_rate) as standin:
+        _say(f"full scan of {sizes.large_customers:,} in a child process")
+        child = scan_in_child(standin, sizes.large_rate, sizes.concurrency)
+    if int(child["rows"]) != sizes.large_customers:
+        raise AssertionError(f"the large scan mirrored {child['rows']} of {sizes.large_customers} customers")
+    return memory_rows(sizes.large_customers, sizes.large_rate, child)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: a check that every scenario runs")
+    parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {', '.join(SCENARIOS)}")
+    parser.add_argument("--runs", type=int, help="full scans per rate (the median is reported)")
+    parser.add_argument("--customers", type=int, help="N for the scan, incremental and export scenarios")
+    parser.add_argument("--json", metavar="PATH", help="also write every row and its details as JSON")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    args = parser.parse_args(argv)
+    wanted = {s.strip() for s in args.only.split(",") if s.strip()}
+    unknown = wanted - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenario(s) {', '.join(sorted(unknown))}; choose from {', '.join(SCENARIOS)}")
+    sizes = SMOKE if args.smoke else FULL
+    if args.runs:
+        sizes = dataclasses.replace(sizes, runs=args.runs)
+    if args.customers:
+        sizes = dataclasses.replace(sizes, customers=args.customers)
+    context = {"machine": machine(), "sizes": dataclasses.asdict(sizes), "command": " ".join(["python -m bench", *(argv or sys.argv[1:])])}
+    started = time.perf_counter()
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="bench-") as work:
+        if {"ceiling", "profile"} & wanted:
+            rows += run_ceiling_and_profile(sizes, wanted)
+        if "schedule" in wanted:
+            _say("the scan schedule alone, against an in-memory list")
+            rows += policy_rows(sizes.customers, sizes.rates, sizes.latency_read, sizes.concurrency)
+        if {"scan", "incremental", "export"} & wanted:
+            rows += run_api_scenarios(sizes, wanted, work)
+        if "upsert" in wanted:
+            rows += run_upserts(sizes)
+        if "memory" in wanted:
+            rows += run_large_scan(sizes)
+    context["seconds"] = time.perf_counter() - started
+    context["load_average_at_end"] = os.getloadavg()
+    print(table(rows, markdown=args.markdown))
+    for row in rows:
+        if row.scenario in ("full scan", "large scan CPU"):
+            print(f"  {row.scenario} {row.label}: {_brief(row.details)}")
+    print(f"machine: {context['machine']['cpus']} CPUs ({context['machine']['cpu_model']}), "
+          f"{context['machine']['memory']}, load {context['machine']['load_average_at_start']} -> {context['load_average_at_end']}; "
+          f"{context['seconds']:.0f}s in all")
+    if args.json:
+        Path(args.json).write_text(to_json(rows, context))
+    return 0
+
+
+def _brief(details: dict[str, Any]) -> str:
+    keys = ("list_s", "commit_s", "cpu_ms_per_1000", "rate_limited", "slices", "empty_pages", "cores_busy", "ms_per_1000")
+    parts = []
+    for key in keys:
+        if key in details:
+            value = details[key]
+            if isinstance(value, dict):
+                value = ", ".join(f"{k} {v:.1f}" for k, v in value.items())
+            elif isinstance(value, float):
+                value = f"{value:.2f}"
+            parts.append(f"{key}={value}")
+    return "; ".join(parts)

@@ -1,0 +1,118 @@
+"""Scenario 4: the warehouse's bulk upsert (``upsert_frame``) of N mirror rows.
+
+The rows are real mirror rows: generated customers (the stand-in's generator) mapped to the
+mirror's columns by the mirror's own SQL. Two passes into the mirror table: into an empty
+table (every row new), then the same keys again with a tenth of them changed (the upsert
+path: unchanged rows are left alone, changed ones updated).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from bench.report import Row
+from stripe_customer_assets.mirror.store import SOURCE_COLUMNS
+from stripe_customer_assets.mirror.table import (
+    CONTENT_COLUMNS,
+    customer_columns_sql,
+    customers_table,
+    ensure_tables,
+    json_items_sql,
+)
+from stripe_customer_assets.standin.seed import generate_customers
+from stripe_customer_assets.warehouse import Warehouse, upsert_frame
+
+TARGETS = {"duckdb": 300_000, "postgresql": 100_000}
+CHANGED_SHARE = 0.1
+
+
+@dataclass
+class UpsertRun:
+    rows: int
+    insert_s: float
+    update_s: float
+    changed: int
+
+
+def mirror_frame(n: int, *, seed: int = 7, changed_every: int = 0) -> pd.DataFrame:
+    """``n`` mirror rows (content columns plus bookkeeping); with ``changed_every``, every
+    that-many-th customer has a different name (and so a different ``raw``)."""
+    texts = []
+    for i, (_, _, _, raw) in enumerate(generate_customers(n, seed, now=1_800_000_000)):
+        text = raw.decode()
+        if changed_every and i % changed_every == 0:
+            text = text.replace('"object":"customer"', '"object":"customer","name_changed":true', 1)
+        texts.append(text)
+    con = duckdb.connect()
+    try:
+        con.register("texts", pa.table({"c": pa.array(texts, pa.string())}))
+        del texts
+        table = con.sql(customer_columns_sql("duckdb", json_items_sql("duckdb", "texts"))).to_arrow_table()
+    finally:
+        con.close()
+    frame = table.to_pandas(types_mapper=pd.ArrowDtype)
+    frame["deleted"] = pd.array([False] * len(frame), dtype="boolean")
+    frame["deleted_at"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")
+    frame["synced_at"] = pd.Timestamp(dt.datetime.now(dt.UTC))
+    frame["mirror_version"] = 1
+    return frame[[*SOURCE_COLUMNS, "synced_at", "mirror_version"]]
+
+
+def upsert_once(warehouse: Warehouse, schema: str, first: pd.DataFrame, second: pd.DataFrame) -> UpsertRun:
+    with warehouse.begin() as conn:
+        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        ensure_tables(conn, schema)
+    target = customers_table(schema)
+    started = time.perf_counter()
+    with warehouse.begin() as conn:
+        upsert_frame(conn, target, first, ["id"], only_if_changed=CONTENT_COLUMNS)
+    inserted = time.perf_counter()
+    with warehouse.begin() as conn:
+        upsert_frame(conn, target, second, ["id"], only_if_changed=CONTENT_COLUMNS)
+    updated = time.perf_counter()
+    with warehouse.begin() as conn:
+        count = int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {target}").scalar() or 0)
+    if count != len(first):
+        raise AssertionError(f"upsert left {count} rows, expected {len(first)}")
+    changed = int((first["raw"] != second["raw"]).sum())
+    return UpsertRun(len(first), inserted - started, updated - inserted, changed)
+
+
+def upsert_rows(dialect: str, runs: list[UpsertRun]) -> list[Row]:
+    target = TARGETS[dialect]
+    best_insert = sorted(runs, key=lambda r: r.insert_s)[len(runs) // 2]
+    best_update = sorted(runs, key=lambda r: r.update_s)[len(runs) // 2]
+    name = "DuckDB" if dialect == "duckdb" else "PostgreSQL"
+    n = best_insert.rows
+    return [
+        Row(
+            "warehouse upsert",
+            f"{name}, {n:,} new rows",
+            "rows/s",
+            n / best_insert.insert_s,
+            ideal=float(target),
+            target=f">= {target:,} rows/s",
+            met=n / best_insert.insert_s >= target,
+            higher_is_better=True,
+            runs=[r.rows / r.insert_s for r in runs],
+            details={"seconds": best_insert.insert_s},
+        ),
+        Row(
+            "warehouse upsert",
+            f"{name}, {n:,} rows again, {best_update.changed:,} changed",
+            "rows/s",
+            n / best_update.update_s,
+            ideal=float(target),
+            target=f">= {target:,} rows/s",
+            met=n / best_update.update_s >= target,
+            higher_is_better=True,
+            runs=[r.rows / r.update_s for r in runs],
+            details={"seconds": best_update.update_s},
+        ),
+    ]

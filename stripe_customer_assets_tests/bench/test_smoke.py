@@ -1,0 +1,80 @@
+"""The benchmark runs end to end at tiny sizes (``python -m bench --smoke``), so it cannot rot."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.policy import run_policy
+from bench.warehouses import postgres_reachable
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("bench") / "smoke.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return json.loads(out.read_text())
+
+
+def test_smoke_run_reports_every_scenario_with_its_ideal_and_baseline(smoke):
+    rows = smoke["rows"]
+    scenarios = {r["scenario"] for r in rows}
+    assert {
+        "stand-in ceiling",
+        "client CPU profile",
+        "full scan",
+        "full scan calls",
+        "incremental calls",
+        "export throughput",
+        "export apply step",
+        "export calls",
+        "warehouse upsert",
+        "large scan memory",
+        "large scan CPU",
+    } <= scenarios
+    for row in rows:
+        if row["scenario"] in ("full scan", "export apply step", "export throughput"):
+            assert row["ideal"] > 0 and row["baseline"] > 0 and row["ratio"] > 0, row
+        if row["scenario"] in ("full scan", "export apply step"):
+            assert row["ratio"] <= 1.0, row  # nothing beats the rate limit
+    scans = [r for r in rows if r["scenario"] == "full scan"]
+    assert {r["label"].split("R=")[1] for r in scans} == {"25/s", "100/s"}
+
+
+def test_smoke_run_meets_the_call_targets_that_hold_at_any_size(smoke):
+    """Call counts do not depend on the machine: they must hold even at tiny sizes."""
+    by_label = {(r["scenario"], r["label"]): r for r in smoke["rows"]}
+    incremental = [r for (s, _), r in by_label.items() if s == "incremental calls"]
+    assert incremental and all(r["met"] for r in incremental), incremental
+    exports = [r for (s, _), r in by_label.items() if s == "export calls"]
+    assert exports and all(r["met"] for r in exports), exports
+    memory = next(r for (s, _), r in by_label.items() if s == "large scan memory")
+    assert memory["met"], memory
+
+
+def test_smoke_run_measures_postgresql_where_it_is_reachable(smoke):
+    dialects = {r["label"].split(",")[0] for r in smoke["rows"] if r["scenario"] == "warehouse upsert"}
+    assert "DuckDB" in dialects
+    if os.environ.get("CI") or postgres_reachable():
+        assert "PostgreSQL" in dialects
+
+
+def test_scan_schedule_lists_every_customer_once_with_few_extra_calls():
+    """The full-scan schedule alone, against an in-memory list: no HTTP, no warehouse."""
+    result = run_policy(20_000, 2_000, latency_s=0.01, concurrency=32)
+    assert result.calls <= result.ideal_calls * 1.3, result
