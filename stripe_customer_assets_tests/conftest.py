@@ -105,4 +105,4 @@ def api(standin):
     from stripe_customer_assets.standin import STANDIN_API_KEY
     from stripe_customer_assets.stripe_api import StripeApi
 
-    return StripeApi(STANDIN_API_KEY, api_base=standin.base_url, rate_limit=10_000, backoff_base_s=0.01)
+    return StripeApi(STANDIN_API_KEY, api_base=standin.base_url, rate_limit=10_000, endpoint_rate_limit=10_000, backoff_base_s=0.01)

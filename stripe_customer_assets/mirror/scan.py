@@ -187,7 +187,7 @@ class _Scheduler:
         self.stats = ScanStats()
 
     def _inflight(self) -> float:
-        return self.api.limiter.rate * self.latency
+        return self.api.endpoint_rate * self.latency
 
     def wanted(self) -> int:
         """Slices that keep the rate limit busy at the measured page latency, with slack."""
@@ -242,7 +242,7 @@ class _Scheduler:
         """Listing time left at the rate limit, estimated from the running slices' densities."""
         if self.queue or any(p.density is None for p in self.running):
             return math.inf
-        return sum(p.pages_left() for p in self.running) / self.api.limiter.rate
+        return sum(p.pages_left() for p in self.running) / self.api.endpoint_rate
 
     def may_have_work(self) -> bool:
         """Whether another idle worker could get a slice now (so it is worth waking one)."""

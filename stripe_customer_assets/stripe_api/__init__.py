@@ -6,6 +6,13 @@ from stripe_customer_assets.stripe_api.client import (
     StripeApi,
     StripeRequestError,
 )
-from stripe_customer_assets.stripe_api.limiter import RateLimiter
+from stripe_customer_assets.stripe_api.limiter import EndpointLimiters, RateLimiter
 
-__all__ = ["ApiStats", "RateLimiter", "StripeAccessError", "StripeApi", "StripeRequestError"]
+__all__ = [
+    "ApiStats",
+    "EndpointLimiters",
+    "RateLimiter",
+    "StripeAccessError",
+    "StripeApi",
+    "StripeRequestError",
+]

@@ -25,13 +25,14 @@ from typing import Any
 
 import stripe
 
-from stripe_customer_assets.stripe_api.limiter import RateLimiter
+from stripe_customer_assets.stripe_api.limiter import EndpointLimiters, RateLimiter
 from stripe_customer_assets.stripe_api.reads import Reader, ReadError
 
 stripe.enable_telemetry = False
 
 DEFAULT_API_BASE = "https://api.stripe.com"
-RATE_LIMIT_REASONS_THAT_SLOW_EVERYONE = {"global-rate", "endpoint-rate"}
+# Stripe's default limit on each endpoint (each named operation), on top of the account's.
+STRIPE_ENDPOINT_RATE_LIMIT = 25.0
 
 
 class StripeAccessError(RuntimeError):
@@ -110,8 +111,18 @@ def default_rate_limit(api_key: str) -> float:
     return 90.0 if "_live_" in api_key else 20.0
 
 
+def default_endpoint_rate_limit() -> float:
+    """Stripe allows 25 requests/s on each endpoint unless it raised the account's limits."""
+    return 0.9 * STRIPE_ENDPOINT_RATE_LIMIT
+
+
 class StripeApi:
-    """A Stripe account reached through one ``StripeClient`` and one rate limiter."""
+    """A Stripe account reached through one ``StripeClient`` and its rate limiters.
+
+    ``limiter`` paces the whole account (``rate_limit`` requests/s); ``endpoint_limiters``
+    pace each endpoint (``endpoint_rate_limit`` requests/s, default 22.5: under Stripe's
+    25). Pass the same objects to every client of one account so they share the budget.
+    """
 
     def __init__(
         self,
@@ -120,6 +131,8 @@ class StripeApi:
         api_base: str = DEFAULT_API_BASE,
         rate_limit: float | None = None,
         limiter: RateLimiter | None = None,
+        endpoint_rate_limit: float | None = None,
+        endpoint_limiters: EndpointLimiters | None = None,
         max_retries: int = 8,
         backoff_base_s: float = 0.25,
         backoff_max_s: float = 20.0,
@@ -134,6 +147,9 @@ class StripeApi:
         self._key_hint = api_key[:8] + "..." + api_key[-4:] if len(api_key) > 16 else "***"
         self.api_base = api_base.rstrip("/")
         self.limiter = limiter or RateLimiter(rate_limit or default_rate_limit(api_key))
+        self.endpoint_limiters = endpoint_limiters or EndpointLimiters(
+            endpoint_rate_limit or default_endpoint_rate_limit()
+        )
         self.max_retries = max_retries
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
@@ -179,7 +195,7 @@ class StripeApi:
         endpoint = _endpoint(method, path)
         attempt = 0
         while True:
-            waited = self.limiter.acquire()
+            waited = self.endpoint_limiters.get(endpoint).acquire() + self.limiter.acquire()
             self.stats.record_call(endpoint, waited)
             sent = time.monotonic()
             try:
@@ -191,12 +207,14 @@ class StripeApi:
                 elapsed = time.monotonic() - sent
                 return Reply(data, text, self._note_server_time(headers), elapsed)
             except (stripe.StripeError, ReadError) as err:
-                kind, retryable, slow_everyone = self._classify(err)
+                kind, retryable, slow_down = self._classify(err)
                 if not retryable or attempt >= self.max_retries:
                     raise self._translate(err, method, path) from None
                 self.stats.record_retry(kind)
                 delay = self._backoff(attempt)
-                if slow_everyone:
+                if slow_down == "endpoint":
+                    self.endpoint_limiters.get(endpoint).pause(min(delay, 1.0))
+                elif slow_down == "account":
                     self.limiter.pause(min(delay, 1.0))
                 time.sleep(delay)
                 attempt += 1
@@ -208,29 +226,40 @@ class StripeApi:
         ceiling = min(self.backoff_max_s, self.backoff_base_s * (2**attempt))
         return random.uniform(ceiling / 2, ceiling)
 
+    @property
+    def endpoint_rate(self) -> float:
+        """Requests/s one endpoint can take: the lower of its own and the account's limit."""
+        return min(self.limiter.rate, self.endpoint_limiters.rate)
+
     @staticmethod
-    def _classify(err: stripe.StripeError | ReadError) -> tuple[str, bool, bool]:
-        """Return (kind, retryable, slow_everyone) for a failed attempt."""
+    def _classify(err: stripe.StripeError | ReadError) -> tuple[str, bool, str | None]:
+        """Return (kind, retryable, slow_down) for a failed attempt.
+
+        ``slow_down`` names the bucket every thread should pause with: ``"account"`` after a
+        429 over the account's rate, ``"endpoint"`` over one endpoint's, None otherwise
+        (concurrency limits and lock timeouts clear when requests finish, not with time).
+        """
         if isinstance(err, ReadError):  # a GET answer cut short: reading again is safe
-            return "bad-json", True, False
+            return "bad-json", True, None
         status = err.http_status
         if isinstance(err, stripe.APIConnectionError) or status is None:
-            return "connection", True, False
+            return "connection", True, None
         if 200 <= status < 300:  # a POST's answer cut short: its idempotency key replays it
-            return "bad-json", True, False
+            return "bad-json", True, None
         headers = err.headers or {}
         if headers.get("Stripe-Should-Retry") == "false" or headers.get("stripe-should-retry") == "false":
-            return f"{status}", False, False
+            return f"{status}", False, None
         if status == 429:
             reason = headers.get("Stripe-Rate-Limited-Reason") or headers.get("stripe-rate-limited-reason")
             if _code(err) == "lock_timeout":
-                return "429 lock_timeout", True, False
-            return f"429 {reason or 'rate_limit'}", True, reason in RATE_LIMIT_REASONS_THAT_SLOW_EVERYONE or reason is None
+                return "429 lock_timeout", True, None
+            slow_down = {"endpoint-rate": "endpoint", "global-rate": "account", None: "account"}.get(reason)
+            return f"429 {reason or 'rate_limit'}", True, slow_down
         if status == 409:  # a concurrent request with the same idempotency key is in flight
-            return "409", True, False
+            return "409", True, None
         if status >= 500:
-            return f"{status}", True, False
-        return f"{status}", False, False
+            return f"{status}", True, None
+        return f"{status}", False, None
 
     def _translate(self, err: stripe.StripeError | ReadError, method: str, path: str) -> Exception:
         if isinstance(err, ReadError):

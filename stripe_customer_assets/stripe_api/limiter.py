@@ -60,3 +60,29 @@ class RateLimiter:
             self._pauses += 1
             self._paused_until = max(self._paused_until, resume)
             self._next = max(self._next, resume)
+
+
+class EndpointLimiters:
+    """One ``RateLimiter`` per Stripe endpoint, made on first use.
+
+    Stripe counts each named operation separately (``GET /v1/customers``,
+    ``POST /v1/customers``, ``POST /v1/customers/{id}``, ...) against a per-endpoint limit,
+    25 requests/s by default, on top of the account's global limit. A request takes a turn
+    from its endpoint's bucket, then from the account's; so a sync that sends creates and
+    updates can run each at its own endpoint's rate while the account bucket caps the sum.
+    """
+
+    def __init__(self, rate: float, burst: float | None = None):
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = float(rate)
+        self._burst = burst
+        self._buckets: dict[str, RateLimiter] = {}
+        self._lock = threading.Lock()
+
+    def get(self, endpoint: str) -> RateLimiter:
+        bucket = self._buckets.get(endpoint)
+        if bucket is None:
+            with self._lock:
+                bucket = self._buckets.setdefault(endpoint, RateLimiter(self.rate, self._burst))
+        return bucket

@@ -46,6 +46,8 @@ def test_smoke_run_reports_every_scenario_with_its_ideal_and_baseline(smoke):
         "warehouse upsert",
         "large scan memory",
         "large scan CPU",
+        "default limits: full scan",
+        "default limits: export",
     } <= scenarios
     for row in rows:
         if row["scenario"] in ("full scan", "export apply step", "export throughput"):
@@ -65,6 +67,9 @@ def test_smoke_run_meets_the_call_targets_that_hold_at_any_size(smoke):
     assert exports and all(r["met"] for r in exports), exports
     memory = next(r for (s, _), r in by_label.items() if s == "large scan memory")
     assert memory["met"], memory
+    defaults = next(r for (s, _), r in by_label.items() if s == "default limits: export")
+    assert defaults["details"]["rate_limited"] == 0, defaults
+    assert all(rate > 0 for rate in defaults["details"]["writes_per_s_by_endpoint"].values()), defaults
 
 
 def test_smoke_run_measures_postgresql_where_it_is_reachable(smoke):

@@ -12,7 +12,7 @@ from stripe_customer_assets.standin import STANDIN_API_KEY
 
 def resources(standin, warehouse_url, schema):
     return {
-        "stripe": StripeResource(api_key=STANDIN_API_KEY, api_base=standin.base_url, rate_limit=1000),
+        "stripe": StripeResource(api_key=STANDIN_API_KEY, api_base=standin.base_url, rate_limit=1000, endpoint_rate_limit=1000),
         "warehouse": WarehouseResource(url=warehouse_url, mirror_schema=schema),
     }
 
@@ -55,7 +55,7 @@ def _tick(context_cursor, stripe):
 
 
 def test_change_sensor_requests_a_run_only_when_customers_changed_at_one_call_per_tick(standin):
-    stripe = StripeResource(api_key=STANDIN_API_KEY, api_base=standin.base_url, rate_limit=1000)
+    stripe = StripeResource(api_key=STANDIN_API_KEY, api_base=standin.base_url, rate_limit=1000, endpoint_rate_limit=1000)
     standin.create_customer(email="first@example.com")
     standin.reset_stats()
 
@@ -75,7 +75,7 @@ def test_change_sensor_requests_a_run_only_when_customers_changed_at_one_call_pe
 
 
 def test_change_sensor_skips_with_the_reason_when_the_key_is_rejected(standin):
-    stripe = StripeResource(api_key="sk_test_wrong_key_123456", api_base=standin.base_url, rate_limit=1000)
+    stripe = StripeResource(api_key="sk_test_wrong_key_123456", api_base=standin.base_url, rate_limit=1000, endpoint_rate_limit=1000)
     result, _ = _tick(None, stripe)
     assert isinstance(result, dg.SkipReason)
     assert "401" in result.skip_message and "STRIPE_API_KEY" in result.skip_message

@@ -19,7 +19,7 @@ def standin():
 @pytest.fixture
 def api(standin) -> StripeApi:
     return StripeApi(
-        STANDIN_API_KEY, api_base=standin.base_url, rate_limit=5000, backoff_base_s=0.01
+        STANDIN_API_KEY, api_base=standin.base_url, rate_limit=5000, endpoint_rate_limit=5000, backoff_base_s=0.01
     )
 
 

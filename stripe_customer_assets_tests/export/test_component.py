@@ -112,7 +112,7 @@ def test_an_unknown_attribute_is_refused_with_its_line():
 def resources(standin, warehouse_url, mirror_schema):
     return {
         "stripe": StripeResource(
-            api_key=STANDIN_API_KEY, api_base=standin.base_url, rate_limit=2000
+            api_key=STANDIN_API_KEY, api_base=standin.base_url, rate_limit=2000, endpoint_rate_limit=2000
         ),
         "warehouse": WarehouseResource(url=warehouse_url, mirror_schema=mirror_schema),
     }

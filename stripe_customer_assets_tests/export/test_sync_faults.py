@@ -171,7 +171,7 @@ def test_a_key_without_write_permission_stops_the_sync_naming_the_permission(
     config = export_config("crm", accounts_table, schemas["state"])
     syncer.plan(config)
     standin.add_restricted_key("rk_test_readonly", {"customers": "read", "events": "read"})
-    readonly = StripeApi("rk_test_readonly", api_base=standin.base_url, rate_limit=5000)
+    readonly = StripeApi("rk_test_readonly", api_base=standin.base_url, rate_limit=5000, endpoint_rate_limit=5000)
 
     with pytest.raises(ExportAccessError) as err:
         apply_plan(config, readonly, wh, concurrency=2)

@@ -51,7 +51,7 @@ def test_three_pipelines_in_one_run_cost_the_stripe_calls_of_the_mirror_alone(st
     mirror_schema, target_schema = "stripe", "analytics"
     resources = {
         "stripe": StripeResource(
-            api_key=STANDIN_API_KEY, api_base=standin.base_url, rate_limit=1000
+            api_key=STANDIN_API_KEY, api_base=standin.base_url, rate_limit=1000, endpoint_rate_limit=1000
         ),
         "warehouse": WarehouseResource(url=warehouse_url, mirror_schema=mirror_schema),
     }

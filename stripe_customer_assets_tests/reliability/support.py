@@ -113,6 +113,7 @@ def faulty_api(standin: StripeStandin, **kwargs: Any) -> StripeApi:
     options: dict[str, Any] = {
         "api_base": standin.base_url,
         "rate_limit": 2000,
+        "endpoint_rate_limit": 2000,
         "backoff_base_s": 0.1,
         "backoff_max_s": 2.0,
         "timeout_s": CLIENT_TIMEOUT_S,

@@ -293,7 +293,7 @@ def test_a_key_without_customer_write_403_names_the_permission_and_keeps_earlier
     state_before = {r["key"]: r for r in read_state(world.wh, config)}
     stripe_before = world.standin.all_customers()
     world.standin.add_restricted_key("rk_test_read_only", {"customers": "read", "events": "read"})
-    read_only = StripeApi("rk_test_read_only", api_base=world.standin.base_url, rate_limit=2000)
+    read_only = StripeApi("rk_test_read_only", api_base=world.standin.base_url, rate_limit=2000, endpoint_rate_limit=2000)
 
     with pytest.raises(ExportAccessError) as caught:
         apply_plan(config, read_only, world.wh, concurrency=2)

@@ -59,6 +59,7 @@ def test_two_runs_on_one_account_share_its_rate_limit_and_stay_under_stripes(sta
             api_base=standin.base_url,
             account=account,
             rate_limit=ACCOUNT_RATE,
+            endpoint_rate_limit=ACCOUNT_RATE,
         )
 
     first, second = resource("reliability_shared"), resource("reliability_shared")

@@ -39,7 +39,7 @@ def context() -> multiprocessing.context.ForkServerContext:
 
 
 def _api(base_url: str) -> StripeApi:
-    return StripeApi(STANDIN_API_KEY, api_base=base_url, rate_limit=5000, backoff_base_s=0.01)
+    return StripeApi(STANDIN_API_KEY, api_base=base_url, rate_limit=5000, endpoint_rate_limit=5000, backoff_base_s=0.01)
 
 
 def _hold(reached: Any) -> None:

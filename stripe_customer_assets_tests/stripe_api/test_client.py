@@ -13,7 +13,10 @@ from stripe_customer_assets.stripe_api import RateLimiter, StripeAccessError, St
 
 def client(standin, key=STANDIN_API_KEY, **kw) -> StripeApi:
     kw.setdefault("rate_limit", 10_000)
-    return StripeApi(key, api_base=standin.base_url, backoff_base_s=0.01, backoff_max_s=0.05, **kw)
+    kw.setdefault("endpoint_rate_limit", kw["rate_limit"])
+    kw.setdefault("backoff_base_s", 0.01)
+    kw.setdefault("backoff_max_s", 0.05)
+    return StripeApi(key, api_base=standin.base_url, **kw)
 
 
 def api_requests(standin) -> list[dict]:
@@ -140,3 +143,60 @@ def test_a_pause_after_a_rate_limited_answer_holds_every_thread():
     started = time.monotonic()
     limiter.acquire()
     assert time.monotonic() - started >= 0.25
+
+
+def test_each_endpoint_runs_at_its_own_limit_under_the_accounts(standin):
+    """Stripe's shape: a per-endpoint limit below the account's. Listing and creating are two
+    endpoints, so they run side by side, each at its own rate, and neither goes over."""
+    standin.configure(rate_limit=200, endpoint_rate_limit=20)
+    api = client(standin, rate_limit=150, endpoint_rate_limit=15)
+    calls = 30
+
+    def run(call) -> None:
+        for _ in range(calls):
+            call()
+
+    workers = [
+        threading.Thread(target=run, args=(lambda: api.get("/v1/customers", limit=1),)),
+        threading.Thread(target=run, args=(lambda: api.get("/v1/customers", limit=1),)),
+        threading.Thread(target=run, args=(lambda: api.request("post", "/v1/customers", {"name": "x"}),)),
+        threading.Thread(target=run, args=(lambda: api.request("post", "/v1/customers", {"name": "y"}),)),
+    ]
+    started = time.monotonic()
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    elapsed = time.monotonic() - started
+
+    assert standin.stats()["rate_limited"] == 0, "no endpoint went over Stripe's limit"
+    assert api.stats.calls == 4 * calls
+    # 60 calls per endpoint at 15/s (burst 3): at least 57 / 15 = 3.8 s; the two endpoints
+    # one after the other would take twice that.
+    assert 3.6 <= elapsed < 6.5, elapsed
+    times = {
+        endpoint: sorted(r["time"] for r in api_requests(standin) if r.get("endpoint") == endpoint)
+        for endpoint in ("customers.list", "customers.create")
+    }
+    assert times["customers.create"][0] < times["customers.list"][len(times["customers.list"]) // 2], (
+        "creates did not wait for the listing to finish"
+    )
+
+
+def test_an_endpoint_rate_429_slows_that_endpoint_and_leaves_the_others(standin):
+    api = client(standin, backoff_base_s=0.8, backoff_max_s=0.8)
+    standin.inject_fault("429-endpoint-rate", count=1, endpoints=["customers.list"])
+    listing = threading.Thread(target=api.get, args=("/v1/customers",))
+    listing.start()
+    time.sleep(0.1)  # the 429 came back; the list endpoint pauses for 0.4 to 0.8 s
+
+    started = time.monotonic()
+    api.request("post", "/v1/customers", {"name": "not held back"})
+    create_s = time.monotonic() - started
+    started = time.monotonic()
+    api.get("/v1/customers", limit=1)
+    list_s = time.monotonic() - started
+    listing.join()
+
+    assert create_s < 0.25, "a create does not wait for the list endpoint's pause"
+    assert list_s >= 0.2, "a second list request waits out the pause"
