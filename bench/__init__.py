@@ -10,11 +10,14 @@ latency per request, a rate limit answered with 429s), so the client measured he
 neither its CPU nor its GIL. Scenarios, each printed with achieved, ideal, achieved/ideal
 and the naive baseline measured in the same run:
 
-1. full scan of N customers at R = 25 and 100 requests/s (ideal N / (100 R) seconds)
+1. full scan of N customers at R = 25 and 100 requests/s, on the account and on each
+   endpoint (ideal N / (100 R) seconds)
 2. incremental run after e customer events (ideal ceil(e / 100) calls) and after none
 3. export of k changed rows out of N, and of creates plus updates (ideal k writes, k / R s)
 4. warehouse bulk upsert of mirror rows into DuckDB and PostgreSQL (rows/s)
 5. full scan of a large account in a process of its own: peak memory, CPU per 1,000
+6. Stripe's default limits (100/s account, 25/s per endpoint): a scan runs at one
+   endpoint's rate; an export's creates and updates, two endpoints, run side by side
 
 plus the stand-in's own ceiling and a step-by-step profile of the client's CPU. Results and
 the machine they came from are in BENCHMARKS.md.

@@ -32,7 +32,7 @@ def main(argv: list[str]) -> int:
     url, rate, concurrency = argv[0], float(argv[1]), int(argv[2])
     with tempfile.TemporaryDirectory(prefix="bench-scan-") as tmp:
         warehouse = Warehouse(f"duckdb:///{Path(tmp) / 'warehouse.duckdb'}")
-        api = StripeApi(STANDIN_API_KEY, api_base=url, rate_limit=rate)
+        api = StripeApi(STANDIN_API_KEY, api_base=url, rate_limit=rate, endpoint_rate_limit=rate)
         before = resource.getrusage(resource.RUSAGE_SELF)
         started = time.perf_counter()
         result = refresh_mirror(api, warehouse, "stripe", concurrency=concurrency)

@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 
 from bench.ceiling import ceiling_rows
+from bench.defaults import ACCOUNT_RATE, defaults_rows
 from bench.export import changed_rows_model, creates_updates_model, export_rows, run_export
 from bench.incremental import incremental_rows
 from bench.memory import memory_rows, scan_in_child
@@ -32,7 +33,7 @@ from bench.upsert import mirror_frame, upsert_once, upsert_rows
 from bench.warehouses import POSTGRES_URL, duckdb_warehouse, postgres_reachable, postgres_schema
 from stripe_customer_assets.warehouse import Warehouse
 
-SCENARIOS = ("ceiling", "profile", "schedule", "scan", "incremental", "export", "upsert", "memory")
+SCENARIOS = ("ceiling", "profile", "schedule", "scan", "incremental", "export", "defaults", "upsert", "memory")
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,9 @@ class Sizes:
     large_rate: float = 100.0
     profile_pages: int = 100
     ceiling_seconds: float = 5.0
+    defaults_customers: int = 10_000
+    defaults_creates: int = 1_000
+    defaults_updates: int = 1_000
 
 
 FULL = Sizes()
@@ -71,6 +75,9 @@ SMOKE = Sizes(
     large_customers=5_000,
     profile_pages=10,
     ceiling_seconds=1.0,
+    defaults_customers=2_000,
+    defaults_creates=50,
+    defaults_updates=50,
 )
 
 
@@ -188,6 +195,19 @@ def _export_scenarios(sizes: Sizes, standin: StandinProcess, warehouse: Warehous
     return rows
 
 
+def run_defaults(sizes: Sizes, work: str) -> list[Row]:
+    settings = StandinSettings(
+        customers=sizes.defaults_customers,
+        latency_read=sizes.latency_read,
+        latency_write=sizes.latency_write,
+        rate_limit=ACCOUNT_RATE,
+        endpoint_rate_limit=25.0,
+    )
+    with StandinProcess(settings) as standin, duckdb_warehouse(work) as warehouse:
+        _say(f"Stripe's default limits: scan of {sizes.defaults_customers:,}, then an export")
+        return defaults_rows(standin, warehouse, sizes.defaults_creates, sizes.defaults_updates)
+
+
 def run_upserts(sizes: Sizes) -> list[Row]:
     _say(f"building {sizes.upsert_rows:,} mirror rows twice")
     first = mirror_frame(sizes.upsert_rows)
@@ -249,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += policy_rows(sizes.customers, sizes.rates, sizes.latency_read, sizes.concurrency)
         if {"scan", "incremental", "export"} & wanted:
             rows += run_api_scenarios(sizes, wanted, work)
+        if "defaults" in wanted:
+            rows += run_defaults(sizes, work)
         if "upsert" in wanted:
             rows += run_upserts(sizes)
         if "memory" in wanted:

@@ -41,6 +41,7 @@ class ExportRun:
     writes_s: float  # from the start of the apply step to the last write answered
     first_write_s: float  # from the start of the apply step to the first write answered
     throughput: float  # writes answered per second, first to last
+    endpoint_rates: dict[str, float]  # the same, for each write endpoint on its own
 
 
 def _model(warehouse: Warehouse, table: str, select: str) -> None:
@@ -92,6 +93,7 @@ def run_export(
     key: dict[str, str],
     *,
     concurrency: int,
+    api: StripeApi | None = None,
 ) -> ExportRun:
     config = parse_config(
         {
@@ -108,17 +110,19 @@ def run_export(
     plan = make_plan(warehouse, config, mirror_schema, sent_keys=sent_keys(warehouse, config))
     store_plan(warehouse, config, plan)
     planned = time.perf_counter()
-    api = StripeApi(standin.api_key, api_base=standin.url, rate_limit=rate)
+    api = api or standin.api(rate)
     standin.admin.reset_stats()
     applying = time.time()
     result = apply_plan(config, api, warehouse, concurrency=concurrency)
     served = standin.stats()
     # When writes were answered (the stand-in's request log, on this machine's clock): the
     # sending rate, and how much of the apply step was the export's own warehouse work.
-    written = sorted(r["time"] for r in standin.admin.requests() if r.get("endpoint") in WRITE_ENDPOINTS)
+    log = [r for r in standin.admin.requests() if r.get("endpoint") in WRITE_ENDPOINTS]
+    written = sorted(r["time"] for r in log)
     writes_s = written[-1] - applying if written else 0.0
     first_write_s = written[0] - applying if written else 0.0
-    throughput = (len(written) - 1) / (written[-1] - written[0]) if len(written) > 1 and written[-1] > written[0] else 0.0
+    throughput = _rate(written)
+    endpoint_rates = {e: _rate(sorted(r["time"] for r in log if r["endpoint"] == e)) for e in WRITE_ENDPOINTS}
     by_endpoint: dict[str, Any] = served.get("requests_by_endpoint", {})
     reads = sum(v for k, v in by_endpoint.items() if k.endswith((".list", ".retrieve")))
     if result.failed:
@@ -138,7 +142,13 @@ def run_export(
         writes_s,
         first_write_s,
         throughput,
+        endpoint_rates,
     )
+
+
+def _rate(times: list[float]) -> float:
+    """Requests per second from the first answer to the last."""
+    return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
 
 
 def export_rows(run: ExportRun, rate: float, naive: NaiveExport, naive_rows: int) -> list[Row]:
@@ -159,6 +169,7 @@ def export_rows(run: ExportRun, rate: float, naive: NaiveExport, naive_rows: int
         "reads": run.reads,
         "rate_limited": run.rate_limited,
         "by_endpoint": run.by_endpoint,
+        "writes_per_s_by_endpoint": run.endpoint_rates,
         "naive_sample_rows": naive.rows,
         "naive_s_per_row": naive.seconds / max(1, naive.rows),
     }

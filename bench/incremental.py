@@ -8,7 +8,6 @@ from bench.report import Row
 from bench.standin import StandinProcess
 from stripe_customer_assets.mirror.sync import refresh_mirror
 from stripe_customer_assets.mirror.table import customers_table
-from stripe_customer_assets.stripe_api import StripeApi
 from stripe_customer_assets.warehouse import Warehouse
 
 
@@ -25,7 +24,7 @@ def incremental_rows(standin: StandinProcess, warehouse: Warehouse, schema: str,
         total = int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {customers_table(schema)} WHERE NOT deleted").scalar() or 0)
     for i, customer_id in enumerate(ids):
         standin.admin.update_customer(customer_id, name=f"Renamed {i}")
-    api = StripeApi(standin.api_key, api_base=standin.url, rate_limit=rate)
+    api = standin.api(rate)
     changed = refresh_mirror(api, warehouse, schema)
     if changed.mode != "incremental" or changed.updated != len(ids):
         raise AssertionError(f"expected {len(ids)} updates from events, got {changed}")

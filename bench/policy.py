@@ -54,6 +54,10 @@ class MemoryList:
         self.limiter = RateLimiter(rate)
         self.stats = ApiStats()
 
+    @property
+    def endpoint_rate(self) -> float:
+        return self.limiter.rate
+
     def fetch(self, method: str, path: str, params: dict[str, Any] | None = None, **_: Any) -> Reply:
         params = params or {}
         self.stats.record_call("GET /v1/customers", self.limiter.acquire())

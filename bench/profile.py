@@ -57,7 +57,7 @@ def _pages(api: StripeApi, count: int, fetch: Callable[[dict[str, Any]], Any]) -
 
 def profile_rows(standin: StandinProcess, pages: int) -> list[Row]:
     """CPU per 1,000 customers of each step, old pipeline and new."""
-    api = StripeApi(standin.api_key, api_base=standin.url, rate_limit=1e6)
+    api = standin.api(1e6)
     sdk = stripe.StripeClient(standin.api_key, base_addresses={"api": standin.url}, max_network_retries=0)
     customers = pages * 100
     steps: dict[str, float] = {}

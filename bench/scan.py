@@ -11,7 +11,6 @@ from bench.naive import NaiveImport
 from bench.report import Row, median
 from bench.standin import StandinProcess
 from stripe_customer_assets.mirror.sync import MirrorResult, refresh_mirror
-from stripe_customer_assets.stripe_api import StripeApi
 from stripe_customer_assets.warehouse import Warehouse
 
 SCHEMA = "stripe"
@@ -35,7 +34,7 @@ class ScanRun:
 
 
 def scan_once(standin: StandinProcess, warehouse: Warehouse, rate: float, concurrency: int) -> tuple[ScanRun, MirrorResult]:
-    api = StripeApi(standin.api_key, api_base=standin.url, rate_limit=rate)
+    api = standin.api(rate)
     standin.admin.reset_stats()
     cpu = time.process_time()
     result = refresh_mirror(api, warehouse, SCHEMA, concurrency=concurrency)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from stripe_customer_assets.standin import STANDIN_API_KEY, StandinAdmin
+from stripe_customer_assets.stripe_api import StripeApi
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,8 @@ class StandinSettings:
     customers: int = 0
     latency_read: float = 0.3
     latency_write: float = 0.4
-    rate_limit: float | None = None
+    rate_limit: float | None = None  # the account's limit, and each endpoint's (see api())
+    endpoint_rate_limit: float | None = None  # each endpoint's, when lower than the account's
     seed: int = 1
     record_events: bool = False
 
@@ -59,6 +61,8 @@ class StandinProcess:
             cmd.append("--record-events")
         if s.rate_limit:
             cmd += ["--rate-limit", str(s.rate_limit)]
+        if s.endpoint_rate_limit or s.rate_limit:
+            cmd += ["--endpoint-rate-limit", str(s.endpoint_rate_limit or s.rate_limit)]
         return cmd
 
     def __enter__(self) -> Self:
@@ -91,6 +95,12 @@ class StandinProcess:
     def pid(self) -> int:
         assert self._proc is not None
         return self._proc.pid
+
+    def api(self, rate: float) -> StripeApi:
+        """The project's client for an account whose limit is ``rate`` requests/s, overall and
+        on each endpoint (Stripe's default endpoint limit is 25/s: an account doing 100/s on
+        one endpoint had its limits raised)."""
+        return StripeApi(self.api_key, api_base=self.url, rate_limit=rate, endpoint_rate_limit=rate)
 
     def stats(self) -> dict[str, Any]:
         return self.admin.stats()
