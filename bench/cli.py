@@ -56,7 +56,7 @@ class Sizes:
     large_rate: float = 100.0
     profile_pages: int = 100
     ceiling_seconds: float = 5.0
-    defaults_customers: int = 10_000
+    defaults_customers: int = 30_000
     defaults_creates: int = 1_000
     defaults_updates: int = 1_000
 
