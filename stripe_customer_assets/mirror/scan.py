@@ -9,9 +9,11 @@ for slack. More slices than that only add calls: every slice ends in a partly fi
 The account's time range and density are unknown up front, so slices are made as the scan
 learns:
 
-1. The first round covers all time at once, in slices that double in width going back from
-   now (a day, two days, four, ... back to 1970): about fifteen requests in flight from the
-   start, a handful of cheap empty answers before the account began.
+1. The first round covers all time at once, in slices that grow in width going back from
+   now (a day, then each wider by a factor, back to 1970): as many slices as the rate keeps
+   busy (about forty at 100/s, never fewer than the fifteen that doubling gives), so the
+   first requests fill the rate from the start; the slices before the account began come
+   back empty in one call each, while the rate would otherwise idle.
 2. Each page read gives its slice a density (customers per second of ``created``), so the
    pages a slice has left can be estimated.
 3. Work stealing: once every first-round slice has answered, and whenever fewer slices run
@@ -42,9 +44,16 @@ from stripe_customer_assets.stripe_api.client import Reply
 
 PAGE_SIZE = 100
 DAY = 86_400
-# Width of the newest first-round slice; each older one is this much wider.
+# Width of the newest first-round slice; each older one is wider by a growth factor, the
+# smallest (down to MIN_SLICE_GROWTH) that still lays out no more slices than the rate
+# keeps busy, and at most MAX_SLICE_GROWTH (about fifteen slices back to 1970).
 FIRST_SLICE_SECONDS = DAY
-SLICE_GROWTH = 2.0
+# No Stripe object was created before Stripe opened (2011): the first round lays its growing
+# slices out back to 2010 and leaves everything older to one slice.
+STRIPE_BEGAN = 1_262_304_000  # 2010-01-01
+MAX_SLICE_GROWTH = 2.0
+MIN_SLICE_GROWTH = 1.1
+SLICE_GROWTH = MAX_SLICE_GROWTH
 # A slice is cut only when it has at least this many pages to spare (the page in flight
 # stays with its owner): smaller pieces cost a partly filled page each and save no time.
 MIN_SPLIT_PAGES = 2.0
@@ -126,16 +135,40 @@ def _density(page: list[dict[str, Any]]) -> float:
     return len(page) / max(1, newest - oldest)
 
 
-def initial_slices(now: int, first_width: int = FIRST_SLICE_SECONDS, growth: float = SLICE_GROWTH) -> list[Slice]:
-    """Slices covering all time: ``[now - w, open)``, then widths growing by ``growth`` back to 0."""
+def initial_slices(
+    now: int,
+    first_width: int = FIRST_SLICE_SECONDS,
+    growth: float = SLICE_GROWTH,
+    floor: int = STRIPE_BEGAN,
+) -> list[Slice]:
+    """Slices covering all time: ``[now - w, open)``, then widths growing by ``growth`` back to
+    ``floor``, then one slice ``[0, floor)`` (one call, empty unless a clock was wrong)."""
     slices = [Slice(lo=max(0, now - first_width), hi=None)]
     hi, width = slices[0].lo, first_width * growth
     while hi > 0:
-        lo = max(0, hi - math.ceil(width))
+        lo = max(0, hi - math.ceil(width)) if hi > floor else 0
+        if lo < floor < hi:
+            lo = floor
         slices.append(Slice(lo, hi))
         slices[-2].below = slices[-1]
         hi, width = lo, width * growth
     return slices
+
+
+def first_round(now: int, wanted: int) -> list[Slice]:
+    """The first round: as many slices as the rate keeps busy (``wanted``), fewer when even
+    the widest growth makes more, so the account's first ``rate x latency`` requests all go
+    out at once instead of waiting for the first answers to be split."""
+    lo, hi = MIN_SLICE_GROWTH, MAX_SLICE_GROWTH
+    if len(initial_slices(now, growth=lo)) <= wanted:
+        return initial_slices(now, growth=lo)
+    for _ in range(20):  # the slice count falls as the growth rises: bisect for ``wanted``
+        mid = (lo + hi) / 2
+        if len(initial_slices(now, growth=mid)) <= wanted:
+            hi = mid
+        else:
+            lo = mid
+    return initial_slices(now, growth=hi)
 
 
 def split_point(piece: Slice, share: float) -> int | None:
@@ -280,7 +313,7 @@ def scan_customers(
     sched = _Scheduler(api, concurrency)
     stats = sched.stats
     cond = sched.cond
-    sched.queue.extend(initial_slices(int(time.time() if now is None else now)))
+    sched.queue.extend(first_round(int(time.time() if now is None else now), sched.wanted()))
     gate = threading.Lock()
     gate_state: dict[str, Any] = {"open": on_first_reply is None}
     started = time.monotonic()
