@@ -51,7 +51,7 @@ class Sizes:
     export_updates: int = 5_000
     naive_export_rows: int = 20
     upsert_rows: int = 1_000_000
-    upsert_runs: int = 1
+    upsert_runs: int = 3
     large_customers: int = 1_000_000
     large_rate: float = 100.0
     profile_pages: int = 100
