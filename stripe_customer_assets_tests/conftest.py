@@ -20,7 +20,7 @@ def _postgres_reachable() -> bool:
         with engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
         return True
-    except Exception:
+    except Exception:  # noqa: BLE001 - any failure means "not reachable" here
         return False
     finally:
         engine.dispose()

@@ -399,7 +399,7 @@ def scan_customers(
                 piece.in_flight = True
             try:
                 fetch(piece)
-            except BaseException as err:  # stop every worker; re-raised below
+            except BaseException as err:  # noqa: BLE001 - stop every worker; re-raised below
                 with cond:
                     if sched.error is None:
                         sched.error = err

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Self
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -25,7 +26,7 @@ class MergeCounts:
     updated: int = 0
     deleted: int = 0
 
-    def __iadd__(self, other: MergeCounts) -> MergeCounts:
+    def __iadd__(self, other: MergeCounts) -> Self:
         self.inserted += other.inserted
         self.updated += other.updated
         self.deleted += other.deleted

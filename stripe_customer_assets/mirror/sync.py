@@ -117,7 +117,7 @@ class MirrorResult:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _scan_table(schema: str) -> str:
@@ -126,7 +126,7 @@ def _scan_table(schema: str) -> str:
 
 def _from_ts(value: Any) -> dt.datetime | None:
     if isinstance(value, int) and not isinstance(value, bool):
-        return dt.datetime.fromtimestamp(value, tz=dt.timezone.utc)
+        return dt.datetime.fromtimestamp(value, tz=dt.UTC)
     return None
 
 
@@ -360,7 +360,7 @@ class _ScanWriter:
                             if time.monotonic() - opened > hold:
                                 held.close()  # until the next batch is due: others' turn
                                 conn = None
-                        except BaseException as err:
+                        except BaseException as err:  # noqa: BLE001 - re-raised in the scan by put() and close()
                             self._error = err
                     bodies, keeps, rows = [], [], 0
                 if item is None:

@@ -316,7 +316,7 @@ class StripeApi:
             except (TypeError, ValueError):
                 return None
             if when.tzinfo is None:
-                when = when.replace(tzinfo=dt.timezone.utc)
+                when = when.replace(tzinfo=dt.UTC)
             self._last_date = (value, when)
         self._server_time = (when, time.monotonic())
         return when
@@ -328,7 +328,7 @@ class StripeApi:
         local clock must not make an expired cursor look fresh.
         """
         if self._server_time is None:
-            return dt.datetime.now(dt.timezone.utc)
+            return dt.datetime.now(dt.UTC)
         when, at = self._server_time
         return when + dt.timedelta(seconds=time.monotonic() - at)
 

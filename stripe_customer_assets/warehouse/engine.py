@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 import sqlalchemy as sa
@@ -46,7 +46,7 @@ def split_table(name: str, default_schema: str = "main") -> tuple[str, str]:
 class _FileLock:
     """A re-entrant, cross-process exclusive lock on a file (one per DuckDB database)."""
 
-    _registry: dict[str, _FileLock] = {}
+    _registry: ClassVar[dict[str, _FileLock]] = {}
     _registry_guard = threading.Lock()
 
     def __init__(self, path: str):

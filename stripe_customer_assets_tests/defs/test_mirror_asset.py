@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import dagster as dg
 
-from stripe_customer_assets.defs.mirror.assets import mirror_fresh, mirror_ids_unique, stripe_customers
+from stripe_customer_assets.defs.mirror.assets import (
+    mirror_fresh,
+    mirror_ids_unique,
+    stripe_customers,
+)
 from stripe_customer_assets.defs.mirror.sensor import stripe_customer_changes
 from stripe_customer_assets.resources import StripeResource, WarehouseResource
 from stripe_customer_assets.standin import STANDIN_API_KEY

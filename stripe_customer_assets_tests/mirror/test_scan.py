@@ -3,6 +3,7 @@ the rate from the start."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import pytest
@@ -23,7 +24,7 @@ NOW = 1_790_000_000  # 2026-09
 
 def _covers_all_time_once(slices) -> None:
     assert slices[0].hi is None, "the newest slice is open-ended"
-    for newer, older in zip(slices, slices[1:], strict=False):
+    for newer, older in itertools.pairwise(slices):
         assert older.hi == newer.lo, "no gap and no overlap"
         assert older.lo < older.hi
         assert newer.below is older

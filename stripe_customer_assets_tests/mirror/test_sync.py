@@ -29,7 +29,7 @@ def _json(value):
 def _ts(value):
     if value is None:
         return None
-    return dt.datetime.fromtimestamp(value, tz=dt.timezone.utc)
+    return dt.datetime.fromtimestamp(value, tz=dt.UTC)
 
 
 def assert_mirror_equals_stripe(warehouse: Warehouse, schema: str, standin) -> None:
@@ -48,7 +48,7 @@ def assert_mirror_equals_stripe(warehouse: Warehouse, schema: str, standin) -> N
         assert _json(row["metadata"]) == customer["metadata"], cid
         assert _json(row["address"]) == customer["address"], cid
         assert _json(row["shipping"]) == customer["shipping"], cid
-        assert row["created"].astimezone(dt.timezone.utc) == _ts(customer["created"]), cid
+        assert row["created"].astimezone(dt.UTC) == _ts(customer["created"]), cid
     for cid, row in rows.items():
         if row["deleted"]:
             assert every[cid].get("deleted") is True, f"{cid} flagged deleted but live in Stripe"

@@ -8,7 +8,12 @@ import time
 import pytest
 
 from stripe_customer_assets.standin import STANDIN_API_KEY
-from stripe_customer_assets.stripe_api import RateLimiter, StripeAccessError, StripeApi, StripeRequestError
+from stripe_customer_assets.stripe_api import (
+    RateLimiter,
+    StripeAccessError,
+    StripeApi,
+    StripeRequestError,
+)
 
 
 def client(standin, key=STANDIN_API_KEY, **kw) -> StripeApi:

@@ -2,7 +2,6 @@
 
 
 import datetime as dt
-from typing import Any
 
 import dagster as dg
 
@@ -86,7 +85,7 @@ def mirror_fresh(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         cursor = read_cursor(conn, warehouse.mirror_schema)
     if cursor is None or cursor.updated_at is None:
         return dg.AssetCheckResult(passed=False, description="The mirror has never been refreshed.")
-    age = dt.datetime.now(dt.timezone.utc) - cursor.updated_at
+    age = dt.datetime.now(dt.UTC) - cursor.updated_at
     hours = age.total_seconds() / 3600
     return dg.AssetCheckResult(
         passed=hours <= FRESHNESS_HOURS,
