@@ -14,14 +14,12 @@ customer's JSON (about 1.2 KB), so bytes, not rows, bound both.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import time
 from dataclasses import dataclass
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 
 from bench.report import Row
 from stripe_customer_assets.mirror.store import SOURCE_COLUMNS
@@ -34,6 +32,7 @@ from stripe_customer_assets.mirror.table import (
 )
 from stripe_customer_assets.standin.seed import generate_customers
 from stripe_customer_assets.warehouse import Warehouse, upsert_frame
+from stripe_customer_assets.warehouse.bulk import copy_arrow
 
 TARGETS = {"duckdb": 300_000, "postgresql": 100_000}
 CHANGED_SHARE = 0.1
@@ -111,14 +110,7 @@ def bare_load_s(warehouse: Warehouse, schema: str, frame: pd.DataFrame) -> float
             finally:
                 driver.unregister("bare_frame")
         else:
-            text = io.BytesIO()
-            pa_csv.write_csv(table, text, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
-            text.seek(0)
-            cursor = conn.connection.driver_connection.cursor()
-            try:
-                cursor.copy_expert(f"COPY {target} FROM STDIN WITH (FORMAT csv)", text)
-            finally:
-                cursor.close()
+            copy_arrow(conn, target, table)
     seconds = time.perf_counter() - started
     with warehouse.begin() as conn:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {target}")

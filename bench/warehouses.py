@@ -9,9 +9,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from stripe_customer_assets.warehouse import Warehouse
+from stripe_customer_assets.warehouse.engine import reachable
 
 POSTGRES_URL = os.environ.get(
     "BENCH_POSTGRES_URL", os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
@@ -19,15 +18,7 @@ POSTGRES_URL = os.environ.get(
 
 
 def postgres_reachable(url: str = POSTGRES_URL) -> bool:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-        return True
-    except Exception:  # noqa: BLE001 - any failure means "not reachable" here
-        return False
-    finally:
-        engine.dispose()
+    return reachable(url)
 
 
 @contextlib.contextmanager

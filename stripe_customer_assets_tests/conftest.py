@@ -9,26 +9,16 @@ import pytest
 import sqlalchemy as sa
 import stripe
 
+from stripe_customer_assets.warehouse.engine import reachable
+
 stripe.enable_telemetry = False
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 
 
-def _postgres_reachable() -> bool:
-    engine = sa.create_engine(PG_URL)
-    try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-        return True
-    except Exception:  # noqa: BLE001 - any failure means "not reachable" here
-        return False
-    finally:
-        engine.dispose()
-
-
 def require_postgres() -> str:
     """The PostgreSQL URL; in CI an unreachable server fails the test instead of skipping it."""
-    if not _postgres_reachable():
+    if not reachable(PG_URL):
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL is required in CI and is not reachable at {PG_URL}")
         pytest.skip(f"PostgreSQL not reachable at {PG_URL}")

@@ -39,28 +39,39 @@ def _arrow(df: pd.DataFrame) -> pa.Table | None:
         return None
 
 
-def _copy(conn: Connection, table_sql: str, df: pd.DataFrame) -> None:
-    """``COPY`` ``df`` into ``table_sql`` (PostgreSQL)."""
-    cols = ", ".join(_q(str(c)) for c in df.columns)
-    table = _arrow(df)
-    buffer: io.BytesIO | io.StringIO
-    if table is not None:
-        # Arrow quotes every string, so an empty string stays one; NULL is an empty field.
-        buffer = io.BytesIO()
-        pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
-        command = f"COPY {table_sql} ({cols}) FROM STDIN WITH (FORMAT csv)"
-    else:
-        # Every text value is quoted, so an empty string stays an empty string; missing
-        # values are written as a marker that FORCE_NULL turns into NULL.
-        buffer = io.StringIO()
-        df.to_csv(buffer, index=False, header=False, quoting=csv.QUOTE_NONNUMERIC, na_rep=NULL_MARKER)
-        command = f"COPY {table_sql} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '{NULL_MARKER}', FORCE_NULL ({cols}))"
+def copy_arrow(conn: Connection, table_sql: str, table: pa.Table) -> None:
+    """``COPY`` an Arrow table into ``table_sql`` (PostgreSQL), columns in ``table``'s order.
+
+    Arrow's CSV quotes every string, so an empty string stays one; NULL is an empty field.
+    """
+    cols = ", ".join(_q(name) for name in table.column_names)
+    buffer = io.BytesIO()
+    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
+    _copy_expert(conn, f"COPY {table_sql} ({cols}) FROM STDIN WITH (FORMAT csv)", buffer)
+
+
+def _copy_expert(conn: Connection, command: str, buffer: io.BytesIO | io.StringIO) -> None:
     buffer.seek(0)
     cursor = conn.connection.driver_connection.cursor()
     try:
         cursor.copy_expert(command, buffer)
     finally:
         cursor.close()
+
+
+def _copy(conn: Connection, table_sql: str, df: pd.DataFrame) -> None:
+    """``COPY`` ``df`` into ``table_sql`` (PostgreSQL)."""
+    table = _arrow(df)
+    if table is not None:
+        copy_arrow(conn, table_sql, table)
+        return
+    # Every text value is quoted, so an empty string stays an empty string; missing values
+    # are written as a marker that FORCE_NULL turns into NULL.
+    cols = ", ".join(_q(str(c)) for c in df.columns)
+    buffer = io.StringIO()
+    df.to_csv(buffer, index=False, header=False, quoting=csv.QUOTE_NONNUMERIC, na_rep=NULL_MARKER)
+    command = f"COPY {table_sql} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '{NULL_MARKER}', FORCE_NULL ({cols}))"
+    _copy_expert(conn, command, buffer)
 
 
 def _stage(conn: Connection, target_sql: str, df: pd.DataFrame) -> str:
@@ -196,14 +207,7 @@ def staged_arrow(conn: Connection, columns: Sequence[tuple[str, str]], table: pa
     defs = ", ".join(f"{_q(name)} {sql_type}" for name, sql_type in columns)
     conn.exec_driver_sql(f"CREATE TEMP TABLE {stage} ({defs}) ON COMMIT DROP")
     if table.num_rows:
-        buffer = io.BytesIO()
-        pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
-        buffer.seek(0)
-        cursor = conn.connection.driver_connection.cursor()
-        try:
-            cursor.copy_expert(f"COPY {stage} FROM STDIN WITH (FORMAT csv)", buffer)
-        finally:
-            cursor.close()
+        copy_arrow(conn, stage, table.rename_columns([name for name, _ in columns]))
     try:
         yield stage
     finally:

@@ -206,3 +206,16 @@ def frame_from(conn: Connection, sql: str | sa.sql.ClauseElement, params: dict[s
     statement = sa.text(sql) if isinstance(sql, str) else sql
     result = conn.execute(statement, params or {})
     return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def reachable(url: str) -> bool:
+    """Whether a database at ``url`` answers a query now."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not reachable" here
+        return False
+    finally:
+        engine.dispose()
