@@ -40,7 +40,7 @@ def defaults_rows(standin: StandinProcess, warehouse: Warehouse, creates: int, u
         standin, warehouse, SCHEMA, ACCOUNT_RATE, "bench_defaults", table,
         {"column": "email", "stripe_field": "email"},
         concurrency=math.ceil(2 * budget * standin.settings.latency_write * 1.5) + 4,
-        api=StripeApi(standin.api_key, api_base=standin.url, rate_limit=CLIENT_ACCOUNT_RATE),
+        api=api,
     )
     both = 2 * STRIPE_ENDPOINT_RATE_LIMIT
     return [

@@ -15,6 +15,7 @@ import json
 import math
 from typing import Any
 
+from stripe_customer_assets.export.values import to_text
 from stripe_customer_assets.pipeline.model import ModelProperty
 from stripe_customer_assets.pipeline.operands import as_timestamp
 
@@ -41,16 +42,9 @@ def coerce(prop: ModelProperty, value: Any) -> Any:
 
 
 def _string(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat()
+    # Scalars read as an export writes them to Stripe (``42``, not ``42.0``; ISO 8601 dates).
+    if isinstance(value, (str, bool, int, float, dt.datetime, dt.date)):
+        return to_text(value)
     raise TypeMismatch(f"{_short(value)} is not text (declare the property as json to keep it)")
 
 
