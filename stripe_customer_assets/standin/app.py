@@ -27,6 +27,7 @@ from .idempotency import IdempotencyStore
 from .seed import malform
 from .spec import API_VERSION, OPERATIONS
 from .store import RequestInfo, Store, bad_limit
+from .test_clocks import live_mode_refusal
 
 log = logging.getLogger("stripe_customer_assets.standin")
 
@@ -57,16 +58,32 @@ PERMISSIONS: dict[str, tuple[str, str]] = {
     "events.list": ("events", "read"),
     "events.retrieve": ("events", "read"),
     "balance.retrieve": ("balance", "read"),
+    "test_clocks.list": ("test_clocks", "read"),
+    "test_clocks.retrieve": ("test_clocks", "read"),
+    "test_clocks.create": ("test_clocks", "write"),
+    "test_clocks.delete": ("test_clocks", "write"),
+    "test_clocks.advance": ("test_clocks", "write"),
 }
-_RAK_NAMES = {"customers": "customer", "events": "event", "balance": "balance"}
+_RAK_NAMES = {"customers": "customer", "events": "event", "balance": "balance", "test_clocks": "test_clock"}
 PERMISSION_RESOURCES = tuple(_RAK_NAMES)
-WRITE_ENDPOINTS = frozenset(["customers.create", "customers.update", "customers.delete"])
+WRITE_ENDPOINTS = frozenset(
+    [
+        "customers.create",
+        "customers.update",
+        "customers.delete",
+        "test_clocks.create",
+        "test_clocks.delete",
+        "test_clocks.advance",
+    ]
+)
 
 _EXACT_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/v1/customers"): "customers.list",
     ("POST", "/v1/customers"): "customers.create",
     ("GET", "/v1/events"): "events.list",
     ("GET", "/v1/balance"): "balance.retrieve",
+    ("GET", "/v1/test_helpers/test_clocks"): "test_clocks.list",
+    ("POST", "/v1/test_helpers/test_clocks"): "test_clocks.create",
 }
 _ID_ROUTES: list[tuple[re.Pattern[str], dict[str, str]]] = [
     (
@@ -74,6 +91,11 @@ _ID_ROUTES: list[tuple[re.Pattern[str], dict[str, str]]] = [
         {"GET": "customers.retrieve", "POST": "customers.update", "DELETE": "customers.delete"},
     ),
     (re.compile(r"^/v1/events/([^/]+)$"), {"GET": "events.retrieve"}),
+    (
+        re.compile(r"^/v1/test_helpers/test_clocks/([^/]+)$"),
+        {"GET": "test_clocks.retrieve", "DELETE": "test_clocks.delete"},
+    ),
+    (re.compile(r"^/v1/test_helpers/test_clocks/([^/]+)/advance$"), {"POST": "test_clocks.advance"}),
 ]
 ROUTE_LABELS = {name: f"{m.upper()} {p}" for name, (m, p) in OPERATIONS.items()}
 
@@ -378,6 +400,8 @@ class StandinApp:
                         "https://stripe.com/docs or we can help at https://support.stripe.com/.",
                     )
                 endpoint, ident = routed
+                if endpoint.startswith("test_clocks.") and "_live_" in key:
+                    raise live_mode_refusal(method, req.path)  # test helpers: test mode only
                 self._authorize(key, endpoint, headers)
                 try:
                     params = parse_form(req.query)
@@ -559,6 +583,8 @@ class StandinApp:
         if endpoint == "balance.retrieve":
             return Response(200, BALANCE_BODY)
         info = RequestInfo(request_id, idem_key)
+        if endpoint.startswith("test_clocks."):
+            return self._test_clocks(endpoint, ident, p, info)
         if endpoint == "customers.create":
             expand = P.check_expand(p.get("expand"), "customer")
             cust = store.create_customer(p, info)
@@ -573,6 +599,28 @@ class StandinApp:
             out = store.delete_customer(ident or "", info)
             self._count_write(endpoint)
             return self._json(out)
+        raise AssertionError(endpoint)
+
+    def _test_clocks(
+        self, endpoint: str, ident: str | None, p: dict[str, Any], info: RequestInfo
+    ) -> Response:
+        clocks = self.store.test_clocks
+        if endpoint == "test_clocks.list":
+            limit, after, before = self._page_args(p)
+            items, has_more = clocks.page(limit, after, before)
+            body = {"object": "list", "data": items, "has_more": has_more}
+            return self._json({**body, "url": "/v1/test_helpers/test_clocks"})
+        if endpoint == "test_clocks.retrieve":
+            return self._json(clocks.get(ident or "", "test_clock", 404).to_dict())
+        self._count_write(endpoint)
+        if endpoint == "test_clocks.create":
+            clock_id = "clock_1" + self.store.rand(23)
+            return self._json(clocks.create(clock_id, self.clock.now_int(), p).to_dict())
+        if endpoint == "test_clocks.delete":
+            return self._json(self.store.delete_test_clock(ident or "", info))
+        if endpoint == "test_clocks.advance":
+            clock = clocks.advance(ident or "", p["frozen_time"])
+            return self._json(clock.to_dict(status="advancing"))
         raise AssertionError(endpoint)
 
     def _count_write(self, endpoint: str) -> None:
@@ -615,19 +663,13 @@ class StandinApp:
     def _list_customers(self, p: dict[str, Any]) -> Response:
         expand = P.check_expand(p.get("expand"), "customer", list_prefix=True)
         limit, after, before = self._page_args(p)
-        if p.get("test_clock"):
-            raise StripeError(
-                400,
-                f"No such test clock: '{p['test_clock']}'",
-                code="resource_missing",
-                param="test_clock",
-            )
         raws, has_more = self.store.list_customers(
             limit=limit,
             starting_after=after,
             ending_before=before,
             created=p.get("created"),
             email=p.get("email"),
+            test_clock=p.get("test_clock") or None,
         )
         if expand:
             raws = [dumps(expanded(json.loads(r), expand)) for r in raws]

@@ -32,7 +32,6 @@ REFERENCE_PARAMS = {
     "default_card": "card",
     "bank_account": "bank account",
     "card": "card",
-    "test_clock": "test clock",
 }
 # Accepted and validated, with no stored effect on the customer object.
 IGNORED_PARAMS = {"cash_balance", "tax", "tax_id_data", "expand"}

@@ -505,6 +505,23 @@ class StripeStandin:
     def delete_customer(self, customer_id: str) -> dict[str, Any]:
         return self.store.delete_customer(customer_id, None)
 
+    def create_test_clock(self, frozen_time: int | None = None, name: str | None = None) -> dict[str, Any]:
+        """Create a test clock (as ``POST /v1/test_helpers/test_clocks``; default frozen now)."""
+        params: dict[str, Any] = {"frozen_time": int(self.clock.now() if frozen_time is None else frozen_time)}
+        if name is not None:
+            params["name"] = name
+        params = self._validated("test_clocks.create", params)
+        clock_id = "clock_1" + self.store.rand(23)
+        return self.store.test_clocks.create(clock_id, self.clock.now_int(), params).to_dict()
+
+    def delete_test_clock(self, clock_id: str) -> dict[str, Any]:
+        """Delete a test clock and every customer on it (``customer.deleted`` events)."""
+        return self.store.delete_test_clock(clock_id, None)
+
+    def test_clocks(self) -> list[dict[str, Any]]:
+        """The account's test clocks, newest first."""
+        return self.store.test_clocks.page(100_000, None, None)[0]
+
     def seed_customers(
         self,
         n: int,
@@ -571,6 +588,8 @@ class StripeStandin:
                 "_cust_keys",
                 "_cust_by_key",
                 "_email_keys",
+                "_clock_keys",
+                "test_clocks",
                 "events_by_id",
                 "_event_keys",
                 "_event_by_key",

@@ -28,6 +28,11 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "events.list": ("get", "/v1/events"),
     "events.retrieve": ("get", "/v1/events/{id}"),
     "balance.retrieve": ("get", "/v1/balance"),
+    "test_clocks.list": ("get", "/v1/test_helpers/test_clocks"),
+    "test_clocks.create": ("post", "/v1/test_helpers/test_clocks"),
+    "test_clocks.retrieve": ("get", "/v1/test_helpers/test_clocks/{test_clock}"),
+    "test_clocks.delete": ("delete", "/v1/test_helpers/test_clocks/{test_clock}"),
+    "test_clocks.advance": ("post", "/v1/test_helpers/test_clocks/{test_clock}/advance"),
 }
 
 SUBSET_PATH = Path(__file__).with_name("spec_subset.json")

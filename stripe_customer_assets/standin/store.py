@@ -25,6 +25,7 @@ from .clock import Clock
 from .customers import apply_params, dumps, new_customer, previous_attributes
 from .errors import StripeError, invalid, no_such
 from .spec import API_VERSION
+from .test_clocks import TestClockRegistry, no_such_clock
 
 ALNUM = string.ascii_letters + string.digits
 _SHIFT = 32
@@ -48,15 +49,18 @@ class RequestInfo:
 
 
 class CustomerRecord:
-    __slots__ = ("deleted", "deleted_at", "email", "id", "key", "raw")
+    __slots__ = ("deleted", "deleted_at", "email", "id", "key", "raw", "test_clock")
 
-    def __init__(self, cid: str, key: int, email: str | None, raw: bytes):
+    def __init__(
+        self, cid: str, key: int, email: str | None, raw: bytes, test_clock: str | None = None
+    ):
         self.id = cid
         self.key = key
         self.email = email
         self.deleted = False
         self.deleted_at: int | None = None
         self.raw = raw
+        self.test_clock = test_clock  # customers on a test clock are listed only by clock
 
 
 class EventRecord:
@@ -118,6 +122,9 @@ class Store:
         self._cust_keys: list[int] = []
         self._cust_by_key: dict[int, CustomerRecord] = {}
         self._email_keys: dict[str, list[int]] = {}
+        # Customers on a test clock: kept out of the list and email indexes, one key list a clock.
+        self._clock_keys: dict[str, list[int]] = {}
+        self.test_clocks = TestClockRegistry()
         self.events_by_id: dict[str, EventRecord] = {}
         self._event_keys: list[int] = []
         self._event_by_key: dict[int, EventRecord] = {}
@@ -147,6 +154,10 @@ class Store:
 
     # ---------------------------------------------------------------- index upkeep
     def _index_add(self, rec: CustomerRecord) -> None:
+        if rec.test_clock is not None:
+            insort(self._clock_keys.setdefault(rec.test_clock, []), rec.key)
+            self._cust_by_key[rec.key] = rec
+            return
         keys = self._cust_keys
         if not keys or rec.key > keys[-1]:
             keys.append(rec.key)
@@ -158,7 +169,7 @@ class Store:
             insort(lst, rec.key)
 
     def _index_remove(self, rec: CustomerRecord) -> None:
-        keys = self._cust_keys
+        keys = self._cust_keys if rec.test_clock is None else self._clock_keys.get(rec.test_clock, [])
         i = bisect_left(keys, rec.key)
         if i < len(keys) and keys[i] == rec.key:
             del keys[i]
@@ -166,7 +177,7 @@ class Store:
         self._email_remove(rec)
 
     def _email_remove(self, rec: CustomerRecord) -> None:
-        if rec.email is None:
+        if rec.email is None or rec.test_clock is not None:
             return
         lst = self._email_keys.get(rec.email)
         if lst:
@@ -251,11 +262,12 @@ class Store:
         event: bool = False,
         req: RequestInfo | None = None,
         event_created: int | None = None,
+        test_clock: str | None = None,
     ) -> CustomerRecord:
         with self.lock:
             if cid in self.customers:
                 raise ValueError(f"duplicate customer id {cid}")
-            rec = CustomerRecord(cid, make_key(created, self._next_seq()), email, raw)
+            rec = CustomerRecord(cid, make_key(created, self._next_seq()), email, raw, test_clock)
             self.customers[cid] = rec
             self._index_add(rec)
             if event:
@@ -311,14 +323,36 @@ class Store:
 
     def create_customer(self, params: dict[str, Any], req: RequestInfo | None) -> dict[str, Any]:
         with self.lock:
-            now = self.clock.now_int()
+            params = dict(params)
+            clock_id = params.pop("test_clock", None)
+            # A customer on a test clock is created at the clock's frozen time.
+            created = self.test_clocks.get(clock_id).frozen_time if clock_id else self.clock.now_int()
             cid = self.new_customer_id()
             cust = apply_params(
-                new_customer(cid, now, self.invoice_prefix()), params, creating=True
+                new_customer(cid, created, self.invoice_prefix()), params, creating=True
             )
+            if clock_id:
+                cust["test_clock"] = clock_id
             raw = dumps(cust)
-            self.insert_customer_raw(cid, now, cust.get("email"), raw, event=True, req=req)
+            self.insert_customer_raw(
+                cid, created, cust.get("email"), raw, event=True, req=req, test_clock=clock_id
+            )
             return cust
+
+    def test_clock_customers(self, clock_id: str) -> list[str]:
+        """Ids of the live customers on a test clock."""
+        with self.lock:
+            return [self._cust_by_key[k].id for k in self._clock_keys.get(clock_id, [])]
+
+    def delete_test_clock(self, clock_id: str, req: RequestInfo | None) -> dict[str, Any]:
+        """Delete a test clock and, as Stripe does, every customer on it."""
+        with self.lock:
+            self.test_clocks.get(clock_id, "test_clock", 404)
+            for cid in self.test_clock_customers(clock_id):
+                self.delete_customer(cid, req)
+            self._clock_keys.pop(clock_id, None)
+            self.test_clocks.remove(clock_id)
+            return {"id": clock_id, "object": "test_helpers.test_clock", "deleted": True}
 
     def update_customer(
         self, cid: str, params: dict[str, Any], req: RequestInfo | None
@@ -337,7 +371,7 @@ class Store:
                 if email != rec.email:
                     self._email_remove(rec)
                     rec.email = email
-                    if email is not None:
+                    if email is not None and rec.test_clock is None:
                         insort(self._email_keys.setdefault(email, []), rec.key)
                 rec.raw = raw
                 self.record_event("customer.updated", raw, previous_attributes(old, new), req)
@@ -398,8 +432,13 @@ class Store:
         ending_before: str | None = None,
         created: Any = None,
         email: str | None = None,
+        test_clock: str | None = None,
     ) -> tuple[list[bytes], bool]:
+        """A page of customers. Customers on test clocks are left out unless ``test_clock``
+        names their clock; then only that clock's customers are listed."""
         with self.lock:
+            if test_clock is not None and test_clock not in self.test_clocks.clocks:
+                raise no_such_clock(test_clock)
             after_key = before_key = None
             for param, cid in (
                 ("starting_after", starting_after),
@@ -414,7 +453,12 @@ class Store:
                     after_key = rec.key
                 else:
                     before_key = rec.key
-            keys = self._cust_keys if email is None else self._email_keys.get(email, [])
+            if test_clock is not None:
+                keys = self._clock_keys.get(test_clock, [])
+                if email is not None:
+                    keys = [k for k in keys if self._cust_by_key[k].email == email]
+            else:
+                keys = self._cust_keys if email is None else self._email_keys.get(email, [])
             lo, hi = created_range(created)
             lo_idx, hi_idx = self._bounds(keys, lo, hi)
             page, has_more = self._page(keys, lo_idx, hi_idx, limit, after_key, before_key)
@@ -514,9 +558,11 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         with self.lock:
+            on_clocks = sum(len(keys) for keys in self._clock_keys.values())
             return {
-                "customers": len(self._cust_keys),
-                "customers_deleted": len(self.customers) - len(self._cust_keys),
+                "customers": len(self._cust_keys) + on_clocks,
+                "customers_deleted": len(self.customers) - len(self._cust_keys) - on_clocks,
+                "test_clocks": len(self.test_clocks.clocks),
                 "events": len(self._event_keys),
             }
 
