@@ -66,13 +66,26 @@ def merge(conn: Connection, schema: str, source: str, version: int, now: dt.date
     return MergeCounts(int(counted[0] or 0), int(counted[1] or 0), int(counted[2] or 0))
 
 
-def mark_missing_deleted(conn: Connection, schema: str, seen: str, version: int, now: dt.datetime) -> int:
-    """Full scan anti-join: rows not listed by Stripe any more were deleted."""
+def mark_missing_deleted(
+    conn: Connection,
+    schema: str,
+    seen: str,
+    version: int,
+    now: dt.datetime,
+    *,
+    keep_test_clocks: bool = False,
+) -> int:
+    """Full scan anti-join: rows not listed by Stripe any more were deleted.
+
+    ``keep_test_clocks``: the scan could not list the customers on test clocks, so rows on a
+    test clock (``raw.test_clock`` set) are left alone rather than taken for deleted.
+    """
     target = customers_table(schema)
+    on_clock = f" AND ({target}.raw->>'test_clock') IS NULL" if keep_test_clocks else ""
     result = conn.execute(
         sa.text(
             f"UPDATE {target} SET deleted = TRUE, deleted_at = :now, synced_at = :now, mirror_version = :version "
-            f"WHERE NOT deleted AND NOT EXISTS (SELECT 1 FROM {seen} s WHERE s.id = {target}.id)"
+            f"WHERE NOT deleted AND NOT EXISTS (SELECT 1 FROM {seen} s WHERE s.id = {target}.id){on_clock}"
         ),
         {"now": now, "version": version},
     )

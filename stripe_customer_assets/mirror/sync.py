@@ -54,6 +54,7 @@ from stripe_customer_assets.mirror.table import (
     json_items_sql,
     page_items_sql,
 )
+from stripe_customer_assets.mirror.test_clocks import TestClockScan, scan_test_clocks
 from stripe_customer_assets.stripe_api import StripeApi
 from stripe_customer_assets.stripe_api.client import Reply
 from stripe_customer_assets.warehouse import Warehouse, staged_arrow
@@ -109,6 +110,7 @@ class MirrorResult:
     row_count: int = 0
     api: dict[str, Any] = field(default_factory=dict)
     scan: Any = field(default=None, repr=False)  # ScanStats of a full scan
+    test_clocks: TestClockScan | None = None  # a full scan's test clocks and their customers
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase of a full scan
 
     @property
@@ -493,6 +495,8 @@ def _full_scan(
             start_event = newest_event(api)
             start_time = api.now()
             result.scan = scan_customers(api, writer.put, concurrency=concurrency)
+        # Customers on test clocks are only listed clock by clock.
+        result.test_clocks = scan_test_clocks(api, writer.put, concurrency)
     finally:
         helper.shutdown(wait=True)
         writer.close()
@@ -517,7 +521,10 @@ def _full_scan(
         else:
             version = (current.mirror_version if current else 0) + 1
             counts = merge(conn, schema, scan, version, now)
-            counts.deleted += mark_missing_deleted(conn, schema, scan, version, now)
+            clocks_listed = result.test_clocks is not None and result.test_clocks.complete
+            counts.deleted += mark_missing_deleted(
+                conn, schema, scan, version, now, keep_test_clocks=not clocks_listed
+            )
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {scan}")
         if replay:
             source = _stage_events(conn, list(_latest_per_customer(replay).values()))
