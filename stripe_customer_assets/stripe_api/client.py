@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import os
 import random
 import re
 import threading
@@ -31,6 +32,11 @@ from stripe_customer_assets.stripe_api.reads import Reader, ReadError
 stripe.enable_telemetry = False
 
 DEFAULT_API_BASE = "https://api.stripe.com"
+# The Stripe API version every request is sent with (``Stripe-Version``): the version of the
+# OpenAPI description the project is written against. Lists and retrieves are rendered in it;
+# events keep the version of their creation (see ``mirror/versions.py``).
+STRIPE_API_VERSION = "2023-08-16"
+API_VERSION_ENV = "STRIPE_API_VERSION"
 # Stripe's default limit on each endpoint (each named operation), on top of the account's.
 STRIPE_ENDPOINT_RATE_LIMIT = 25.0
 
@@ -106,6 +112,17 @@ def _endpoint(method: str, path: str) -> str:
     return f"{method.upper()} " + re.sub(r"/(cus|evt)_[A-Za-z0-9]+", r"/{id}", path)
 
 
+def pinned_api_version(override: str | None = None) -> str:
+    """The Stripe-Version to send: ``override``, else ``$STRIPE_API_VERSION``, else the pin."""
+    version = (override or os.environ.get(API_VERSION_ENV) or STRIPE_API_VERSION).strip()
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}(\.[a-z]+)?", version):
+        raise ValueError(
+            f"{API_VERSION_ENV}={version!r} is not a Stripe API version: use a date such as "
+            f"{STRIPE_API_VERSION} (optionally with its release name, e.g. 2024-09-30.acacia)."
+        )
+    return version
+
+
 def default_rate_limit(api_key: str) -> float:
     """Stripe allows about 100 requests/s in live mode and 25/s in test mode; stay a bit under."""
     return 90.0 if "_live_" in api_key else 20.0
@@ -138,6 +155,7 @@ class StripeApi:
         backoff_max_s: float = 20.0,
         timeout_s: float = 30.0,
         stats: ApiStats | None = None,
+        api_version: str | None = None,
     ):
         if not api_key:
             raise StripeAccessError(
@@ -145,6 +163,8 @@ class StripeApi:
                 "(a secret key sk_... or a restricted key rk_...)."
             )
         self._key_hint = api_key[:8] + "..." + api_key[-4:] if len(api_key) > 16 else "***"
+        self.livemode = "_live_" in api_key  # test and live mode are separate data sets
+        self.api_version = pinned_api_version(api_version)
         self.api_base = api_base.rstrip("/")
         self.limiter = limiter or RateLimiter(rate_limit or default_rate_limit(api_key))
         self.endpoint_limiters = endpoint_limiters or EndpointLimiters(
@@ -161,8 +181,9 @@ class StripeApi:
             base_addresses={"api": self.api_base},
             max_network_retries=0,
             http_client=stripe.RequestsClient(timeout=timeout_s),
+            stripe_version=self.api_version,
         )
-        self._reader = Reader(api_key, self.api_base, timeout_s)
+        self._reader = Reader(api_key, self.api_base, timeout_s, self.api_version)
 
     # -- requests -----------------------------------------------------------------
 
