@@ -146,6 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--endpoint-concurrency-limit", type=int, default=None)
     p.add_argument("--retention-days", type=float, default=30.0)
     p.add_argument(
+        "--api-version",
+        default=None,
+        help="the account's default API version (events are rendered in it; default 2023-08-16)",
+    )
+    p.add_argument(
         "--fault",
         action="append",
         type=_fault,
@@ -193,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         concurrency_limit=args.concurrency_limit,
         endpoint_concurrency_limit=args.endpoint_concurrency_limit,
         event_retention_days=args.retention_days,
+        api_version=args.api_version,
         seed=args.seed,
         now=args.now,
         **kwargs,

@@ -28,6 +28,7 @@ from .seed import malform
 from .spec import API_VERSION, OPERATIONS
 from .store import RequestInfo, Store, bad_limit
 from .test_clocks import live_mode_refusal
+from .versions import is_current_shape, render_customer
 
 log = logging.getLogger("stripe_customer_assets.standin")
 
@@ -424,15 +425,16 @@ class StandinApp:
                     return resp
 
                 extra = self.settings.slow_seconds if fault == Fault.SLOW else 0.0
+                version = self.api_version(headers)
                 if method == "POST":
                     idem_key = headers.get("idempotency-key")
                 if idem_key is not None:
                     resp, replayed = self._idempotent(
-                        idem_key, endpoint, req.path, params, ident, request_id, extra
+                        idem_key, endpoint, req.path, params, ident, request_id, extra, version
                     )
                 else:
                     self._sleep_latency(endpoint, extra)
-                    resp = self._execute(endpoint, ident, params, request_id, None)
+                    resp = self._execute(endpoint, ident, params, request_id, None, version)
             except StripeError as err:
                 resp = self._error_response(err, request_id)
 
@@ -454,7 +456,7 @@ class StandinApp:
                 resp.headers.append(("Original-Request", request_id))
             if idem_key is not None:
                 resp.headers.append(("Idempotency-Key", idem_key))
-            resp.headers.append(("Stripe-Version", headers.get("stripe-version", API_VERSION)))
+            resp.headers.append(("Stripe-Version", self.api_version(headers)))
             self._account(
                 req,
                 method,
@@ -505,6 +507,7 @@ class StandinApp:
         ident: str | None,
         request_id: str,
         extra_delay: float = 0.0,
+        version: str = API_VERSION,
     ) -> tuple[Response, bool]:
         """Run a POST under an idempotency key. The key is claimed before the request's
         latency, so a concurrent duplicate sees it in use (409) for the whole request."""
@@ -539,7 +542,7 @@ class StandinApp:
         stored = False
         try:
             self._sleep_latency(endpoint, extra_delay)
-            resp = self._execute(endpoint, ident, params, request_id, key)
+            resp = self._execute(endpoint, ident, params, request_id, key, version)
             self.idempotency.finish(
                 key, store=True, status=resp.status, body=resp.body, headers=resp.headers
             )
@@ -557,8 +560,38 @@ class StandinApp:
         raw_params: dict[str, Any],
         request_id: str,
         idem_key: str | None,
+        version: str = API_VERSION,
     ) -> Response:
         p = P.validate(endpoint, raw_params)
+        resp = self._run(endpoint, ident, p, request_id, idem_key)
+        if endpoint.startswith("customers.") and not is_current_shape(version):
+            resp = self._render(resp, version)
+        return resp
+
+    def api_version(self, headers: Mapping[str, str]) -> str:
+        """The version an answer is rendered in: the request's, else the account's default."""
+        return headers.get("stripe-version") or self.store.api_version
+
+    @staticmethod
+    def _render(resp: Response, version: str) -> Response:
+        """A customer answer (object or list) in an older API version's shape."""
+        if resp.status != 200:
+            return resp
+        obj = json.loads(resp.body)
+        if obj.get("object") == "list":
+            obj["data"] = [render_customer(c, version) for c in obj.get("data") or []]
+        elif obj.get("object") == "customer":
+            obj = render_customer(obj, version)
+        return Response(200, dumps(obj), resp.headers)
+
+    def _run(
+        self,
+        endpoint: str,
+        ident: str | None,
+        p: dict[str, Any],
+        request_id: str,
+        idem_key: str | None,
+    ) -> Response:
         store = self.store
         if endpoint == "customers.list":
             return self._list_customers(p)

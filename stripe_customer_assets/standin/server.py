@@ -256,6 +256,8 @@ class StripeStandin:
     - ``api_keys`` (secret keys), ``restricted_keys`` ({key: {"customers": "read"|"write"|
       "none", "events": ..., "balance": ...}}), ``account_id``
     - ``seed`` (ids, request ids, fault draws), ``now`` / ``frozen_clock`` (initial clock)
+    - ``api_version``: the account's default API version (2023-08-16): events are rendered in
+      the version of their creation, answers in ``Stripe-Version`` or else this one
     """
 
     def __init__(
@@ -282,11 +284,14 @@ class StripeStandin:
         now: float | None = None,
         frozen_clock: bool = False,
         request_log_size: int = 10000,
+        api_version: str | None = None,
     ):
         self.host = host
         self._port = port
         self.clock = Clock(now, frozen=frozen_clock)
         self.store = Store(self.clock, seed=seed, retention_seconds=event_retention_days * DAY)
+        if api_version:
+            self.store.api_version = api_version
         self.fault_injector = FaultInjector(seed)
         self.limits = Limits(
             rate_limit=rate_limit,
@@ -407,6 +412,8 @@ class StripeStandin:
                 self.idempotency.ttl_seconds = float(v) * 3600
             elif k == "fault_seed":
                 self.fault_injector.reseed(v)
+            elif k == "api_version":
+                self.store.api_version = str(v)
             else:
                 raise TypeError(f"unknown knob {k!r}")
         if limits_changed:
@@ -428,6 +435,7 @@ class StripeStandin:
             "event_retention_days": self.store.retention_seconds / DAY,
             "idempotency_ttl_hours": self.idempotency.ttl_seconds / 3600,
             "account_id": self.account_id,
+            "api_version": self.store.api_version,
             "faults": self.fault_injector.snapshot(),
         }
 

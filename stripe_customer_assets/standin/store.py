@@ -26,6 +26,7 @@ from .customers import apply_params, dumps, new_customer, previous_attributes
 from .errors import StripeError, invalid, no_such
 from .spec import API_VERSION
 from .test_clocks import TestClockRegistry, no_such_clock
+from .versions import is_current_shape, render_customer, render_previous
 
 ALNUM = string.ascii_letters + string.digits
 _SHIFT = 32
@@ -117,6 +118,8 @@ class Store:
         self.clock = clock
         self.rng = random.Random(None if seed is None else f"store-{seed}")
         self.retention_seconds = retention_seconds
+        # The account's default API version: events are rendered in it when they are created.
+        self.api_version = API_VERSION
         self._seq = 0
         self.customers: dict[str, CustomerRecord] = {}
         self._cust_keys: list[int] = []
@@ -206,11 +209,18 @@ class Store:
         created: int,
     ) -> EventRecord:
         eid = self.new_event_id()
+        version = self.api_version
+        if not is_current_shape(version):  # rendered once, in the account's version of now
+            obj = json.loads(obj_raw)
+            if isinstance(obj, dict):
+                obj_raw = dumps(render_customer(obj, version))
+            if previous is not None:
+                previous = render_previous(previous, version)
         prev = b"" if previous is None else b',"previous_attributes":' + dumps(previous)
         req = req or RequestInfo()
         text = _EVENT_TEMPLATE % (
             eid,
-            API_VERSION,
+            version,
             created,
             "\x00OBJ\x00",
             "\x00PREV\x00",
