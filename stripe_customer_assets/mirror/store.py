@@ -1,9 +1,12 @@
 """Writing customers into the mirror: one merge statement per batch, counted.
 
 A source relation (a staged DataFrame or the scan table) holds content columns plus
-``deleted`` / ``deleted_at``. ``merge`` counts what is new and what changed, then upserts;
-a row whose raw JSON and deleted flag are unchanged is left alone, so its
-``mirror_version`` only moves when the customer really changed.
+``deleted`` / ``deleted_at`` and the version columns (``api_version``, ``raw_normalized``).
+``merge`` counts what is new and what changed, then upserts; a row whose customer JSON and
+deleted flag are unchanged is left alone, so its ``mirror_version`` only moves when the
+customer really changed. The JSON is compared in the pinned API version's shape
+(``raw_normalized`` where set, else ``raw``): the same customer rendered in another API
+version (an old event, then a list) is not a change.
 """
 
 from __future__ import annotations
@@ -15,9 +18,14 @@ from typing import Self
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from stripe_customer_assets.mirror.table import CUSTOMER_COLUMNS, customers_table
+from stripe_customer_assets.mirror.table import CUSTOMER_COLUMNS, VERSION_COLUMNS, customers_table
 
 SOURCE_COLUMNS = CUSTOMER_COLUMNS[:13] + ["deleted", "deleted_at"]
+
+
+def content_sql(alias: str) -> str:
+    """The customer JSON of a row in the pinned version's shape, for comparisons."""
+    return f"COALESCE({alias}.raw_normalized, {alias}.raw)"
 
 
 @dataclass
@@ -44,21 +52,23 @@ def merge(conn: Connection, schema: str, source: str, version: int, now: dt.date
         sa.text(
             f"SELECT "
             f" SUM(CASE WHEN t.id IS NULL AND NOT s.deleted THEN 1 ELSE 0 END),"
-            f" SUM(CASE WHEN t.id IS NOT NULL AND NOT s.deleted AND (t.deleted OR t.raw IS DISTINCT FROM s.raw) THEN 1 ELSE 0 END),"
+            f" SUM(CASE WHEN t.id IS NOT NULL AND NOT s.deleted"
+            f" AND (t.deleted OR {content_sql('t')} IS DISTINCT FROM {content_sql('s')}) THEN 1 ELSE 0 END),"
             f" SUM(CASE WHEN s.deleted AND (t.id IS NULL OR NOT t.deleted) THEN 1 ELSE 0 END)"
             f" FROM {source} s LEFT JOIN {target} t ON t.id = s.id"
         )
     ).one()
-    cols = ", ".join(_q(c) for c in SOURCE_COLUMNS)
+    columns = SOURCE_COLUMNS + VERSION_COLUMNS
+    cols = ", ".join(_q(c) for c in columns)
     updates = ", ".join(
-        f"{_q(c)} = excluded.{_q(c)}" for c in SOURCE_COLUMNS + ["synced_at", "mirror_version"] if c != "id"
+        f"{_q(c)} = excluded.{_q(c)}" for c in columns + ["synced_at", "mirror_version"] if c != "id"
     )
     conn.execute(
         sa.text(
             f"INSERT INTO {target} ({cols}, synced_at, mirror_version) "
             f"SELECT {cols}, :now, :version FROM {source} AS src "
             f"ON CONFLICT (id) DO UPDATE SET {updates} "
-            f"WHERE {target}.raw IS DISTINCT FROM excluded.raw "
+            f"WHERE {content_sql(target)} IS DISTINCT FROM {content_sql('excluded')} "
             f"OR {target}.deleted IS DISTINCT FROM excluded.deleted"
         ),
         {"now": now, "version": version},

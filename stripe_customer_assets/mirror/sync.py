@@ -55,6 +55,7 @@ from stripe_customer_assets.mirror.table import (
     page_items_sql,
 )
 from stripe_customer_assets.mirror.test_clocks import TestClockScan, scan_test_clocks
+from stripe_customer_assets.mirror.versions import normalized_text
 from stripe_customer_assets.stripe_api import StripeApi
 from stripe_customer_assets.stripe_api.client import Reply
 from stripe_customer_assets.warehouse import Warehouse, staged_arrow
@@ -214,7 +215,7 @@ def _incremental(
         version = current.mirror_version
         if latest:
             version += 1
-            source = _stage_events(conn, list(latest.values()))
+            source = _stage_events(conn, list(latest.values()), api.api_version)
             counts = merge(conn, schema, source, version, now)
             _drop_stage(conn, source)
             result.inserted, result.updated, result.deleted = counts.inserted, counts.updated, counts.deleted
@@ -233,7 +234,13 @@ def _incremental(
     return result
 
 
-_EVENT_COLUMNS = [("c", "TEXT"), ("deleted", "BOOLEAN"), ("deleted_at", "TIMESTAMPTZ")]
+_EVENT_COLUMNS = [
+    ("c", "TEXT"),
+    ("deleted", "BOOLEAN"),
+    ("deleted_at", "TIMESTAMPTZ"),
+    ("api_version", "TEXT"),
+    ("raw_normalized", "TEXT"),
+]
 
 
 def _temp_table(conn: Connection, select: str) -> str:
@@ -247,25 +254,36 @@ def _drop_stage(conn: Connection, name: str) -> None:
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
 
 
-def _stage_events(conn: Connection, events: list[dict[str, Any]]) -> str:
-    """The customers of ``events`` (one per customer) as a temporary mirror source table."""
-    texts, deleted, deleted_at = [], [], []
+def _stage_events(conn: Connection, events: list[dict[str, Any]], pinned_version: str) -> str:
+    """The customers of ``events`` (one per customer) as a temporary mirror source table.
+
+    Each keeps the API version its event was rendered in; one rendered in a version of
+    another customer shape than ``pinned_version`` also gets its pinned-shape JSON.
+    """
+    texts, deleted, deleted_at, versions, normalized = [], [], [], [], []
     for event in events:
-        texts.append(json.dumps(event["data"]["object"], ensure_ascii=False))
+        customer = event["data"]["object"]
+        texts.append(json.dumps(customer, ensure_ascii=False))
         gone = event.get("type") == "customer.deleted"
         deleted.append(gone)
         deleted_at.append(_from_ts(event.get("created")) if gone else None)
+        version = event.get("api_version") if isinstance(event.get("api_version"), str) else None
+        versions.append(version)
+        normalized.append(normalized_text(customer, version, pinned_version) if isinstance(customer, dict) else None)
     table = pa.table(
         {
             "c": pa.array(texts, pa.string()),
             "deleted": pa.array(deleted, pa.bool_()),
             "deleted_at": pa.array(deleted_at, pa.timestamp("us", tz="UTC")),
+            "api_version": pa.array(versions, pa.string()),
+            "raw_normalized": pa.array(normalized, pa.string()),
         }
     )
     dialect = conn.dialect.name
+    extra = ["deleted", "deleted_at", "api_version"]
     with staged_arrow(conn, _EVENT_COLUMNS, table) as stage:
-        items = json_items_sql(dialect, stage, ["deleted", "deleted_at"])
-        return _temp_table(conn, customer_columns_sql(dialect, items, ["deleted", "deleted_at"]))
+        items = json_items_sql(dialect, stage, extra, ["raw_normalized"])
+        return _temp_table(conn, customer_columns_sql(dialect, items, [*extra, "raw_normalized"]))
 
 
 _FLUSH = object()
@@ -293,10 +311,20 @@ class _ScanWriter:
     what is left when the last page arrives is a fraction of a second's work (``_pace``).
     """
 
-    def __init__(self, warehouse: Warehouse, table: str, version: int, synced_at: dt.datetime, *, keyed: bool):
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        table: str,
+        version: int,
+        synced_at: dt.datetime,
+        *,
+        keyed: bool,
+        api_version: str | None = None,
+    ):
         self.warehouse = warehouse
         self.table = table
         self.version = version
+        self.api_version = api_version  # lists are rendered in the pinned Stripe-Version
         self.synced_at = synced_at
         self.keyed = keyed  # the table has its primary key: skip duplicates on insert
         self._created = False  # the scan table is made on the writer's first connection
@@ -387,11 +415,11 @@ class _ScanWriter:
             # twice anyway, the first listing is kept (here, or before the key is added).
             conn.execute(
                 sa.text(
-                    f"INSERT INTO {self.table} ({', '.join(SOURCE_COLUMNS)}, synced_at, mirror_version) "
-                    f"SELECT *, FALSE, CAST(NULL AS TIMESTAMPTZ), :synced_at, :version FROM ({columns}) AS c"
+                    f"INSERT INTO {self.table} ({', '.join(SOURCE_COLUMNS)}, synced_at, mirror_version, api_version) "
+                    f"SELECT *, FALSE, CAST(NULL AS TIMESTAMPTZ), :synced_at, :version, :api_version FROM ({columns}) AS c"
                     + (" ON CONFLICT (id) DO NOTHING" if self.keyed else "")
                 ),
-                {"synced_at": self.synced_at, "version": self.version},
+                {"synced_at": self.synced_at, "version": self.version, "api_version": self.api_version},
             )
         self.listed += rows
         self.batches += 1
@@ -474,7 +502,7 @@ def _full_scan(
     # The cursor is the newest customer event when the scan starts, fetched alongside the
     # first list requests (see ``_window_events``); without Stripe's clock it is fetched
     # before listing starts instead.
-    writer = _ScanWriter(warehouse, scan, version, _now(), keyed=keyed)
+    writer = _ScanWriter(warehouse, scan, version, _now(), keyed=keyed, api_version=api.api_version)
     helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mirror-cursor")
     newest = helper.submit(api.get, "/v1/events", limit=PAGE_SIZE, types=CUSTOMER_EVENT_TYPES)
     clock: dict[str, float] = {}
@@ -527,7 +555,7 @@ def _full_scan(
             )
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {scan}")
         if replay:
-            source = _stage_events(conn, list(_latest_per_customer(replay).values()))
+            source = _stage_events(conn, list(_latest_per_customer(replay).values()), api.api_version)
             counts += merge(conn, schema, source, version, now)
             _drop_stage(conn, source)
         next_cursor = Cursor(

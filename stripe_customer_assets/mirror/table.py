@@ -4,7 +4,10 @@
     id, created, email, name, phone, description, currency, balance, delinquent,
     metadata / address / shipping (JSON), raw (the customer JSON as Stripe returned it),
     deleted, deleted_at, synced_at (when the row last changed), mirror_version (the
-    mirror commit that last changed the row; import pipelines read "changed since").
+    mirror commit that last changed the row; import pipelines read "changed since"),
+    api_version (the Stripe API version ``raw`` was rendered in: an event's ``api_version``,
+    or the pinned version of a list), raw_normalized (``raw`` in the pinned version's shape
+    when its version has another customer shape, else NULL; see ``mirror/versions.py``).
 
 ``<schema>.customers_cursor``
     one row: the newest customer event applied (id, created), the mirror version, the
@@ -22,6 +25,7 @@ import json
 from typing import Any
 
 import pandas as pd
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 DEFAULT_SCHEMA = "stripe"
@@ -44,7 +48,11 @@ CUSTOMER_COLUMNS = [
     "deleted_at",
     "synced_at",
     "mirror_version",
+    "api_version",
+    "raw_normalized",
 ]
+# The version ``raw`` was rendered in, and ``raw`` in the pinned version's shape (or NULL).
+VERSION_COLUMNS = ["api_version", "raw_normalized"]
 # Columns whose change makes a row "changed" (everything Stripe owns).
 CONTENT_COLUMNS = ["raw", "deleted"]
 JSON_COLUMNS = ["metadata", "address", "shipping", "raw"]
@@ -86,9 +94,29 @@ def create_customers_table(
             deleted BOOLEAN NOT NULL DEFAULT FALSE,
             deleted_at TIMESTAMPTZ,
             synced_at TIMESTAMPTZ NOT NULL,
-            mirror_version BIGINT NOT NULL
+            mirror_version BIGINT NOT NULL,
+            api_version VARCHAR,
+            raw_normalized {json_type}
         )"""
     )
+
+
+def add_version_columns(conn: Connection, schema: str) -> None:
+    """Give a mirror made before API versions were recorded its two version columns."""
+    have = {
+        row[0]
+        for row in conn.execute(
+            sa.text(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = :schema AND table_name = 'customers'"
+            ),
+            {"schema": schema},
+        )
+    }
+    json_type = "JSONB" if conn.dialect.name == "postgresql" else "JSON"
+    for name, kind in (("api_version", "VARCHAR"), ("raw_normalized", json_type)):
+        if name not in have:
+            conn.exec_driver_sql(f"ALTER TABLE {customers_table(schema)} ADD COLUMN {name} {kind}")
 
 
 def ensure_customers_index(conn: Connection, schema: str = DEFAULT_SCHEMA) -> None:
@@ -107,6 +135,7 @@ def ensure_customers_index(conn: Connection, schema: str = DEFAULT_SCHEMA) -> No
 def ensure_tables(conn: Connection, schema: str = DEFAULT_SCHEMA) -> None:
     conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     create_customers_table(conn, customers_table(schema))
+    add_version_columns(conn, schema)
     conn.exec_driver_sql(
         f"""CREATE TABLE IF NOT EXISTS {cursor_table(schema)} (
             name VARCHAR PRIMARY KEY,
@@ -145,7 +174,8 @@ def customer_row(customer: dict[str, Any]) -> dict[str, Any]:
     Defensive by design: a field that is missing or of an unexpected type becomes NULL in
     its typed column; the full JSON always lands in ``raw``.
     """
-    balance = customer.get("balance")
+    # ``account_balance`` before API version 2019-10-17 (an event of that time).
+    balance = customer.get("balance") if "balance" in customer else customer.get("account_balance")
     delinquent = customer.get("delinquent")
     metadata = customer.get("metadata")
     address = customer.get("address")
@@ -183,7 +213,8 @@ _TS_MIN, _TS_MAX = -62135596800, 253402300799
 _TEXT_FIELDS = ["email", "name", "phone", "description", "currency"]
 _OBJECT_FIELDS = ["metadata", "address", "shipping"]
 _DUCKDB_SHAPE = "{" + ", ".join(
-    f'"{name}": "JSON"' for name in ["id", "created", *_TEXT_FIELDS, "balance", "delinquent", *_OBJECT_FIELDS]
+    f'"{name}": "JSON"'
+    for name in ["id", "created", *_TEXT_FIELDS, "balance", "account_balance", "delinquent", *_OBJECT_FIELDS]
 ) + "}"
 
 
@@ -209,7 +240,9 @@ def customer_columns_sql(dialect: str, items: str, extra: list[str] | None = Non
             f", CASE WHEN json_type(f.created) IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND {seconds} BETWEEN {_TS_MIN} AND {_TS_MAX}"
             f" THEN to_timestamp(trunc({seconds})) END AS created"
             f"{text}"
-            ", CASE WHEN json_type(f.balance) IN ('BIGINT', 'UBIGINT') THEN TRY_CAST(f.balance AS BIGINT) END AS balance"
+            ", CASE WHEN json_type(f.balance) IN ('BIGINT', 'UBIGINT') THEN TRY_CAST(f.balance AS BIGINT)"
+            " WHEN f.balance IS NULL AND json_type(f.account_balance) IN ('BIGINT', 'UBIGINT')"
+            " THEN TRY_CAST(f.account_balance AS BIGINT) END AS balance"
             ", CASE WHEN json_type(f.delinquent) = 'BOOLEAN' THEN TRY_CAST(f.delinquent AS BOOLEAN) END AS delinquent"
             f"{objects}, x.c AS raw{tail}"
             f" FROM (SELECT *, from_json(c, '{_DUCKDB_SHAPE}') AS f FROM {items}) AS x"
@@ -231,7 +264,10 @@ def customer_columns_sql(dialect: str, items: str, extra: list[str] | None = Non
             " THEN to_timestamp(trunc((x.c->>'created')::numeric)::double precision) END AS created"
             f"{text}"
             ", CASE WHEN jsonb_typeof(x.c->'balance') = 'number' AND x.c->>'balance' ~ '^-?[0-9]{1,18}$'"
-            " THEN (x.c->>'balance')::bigint END AS balance"
+            " THEN (x.c->>'balance')::bigint"
+            " WHEN x.c->'balance' IS NULL AND jsonb_typeof(x.c->'account_balance') = 'number'"
+            " AND x.c->>'account_balance' ~ '^-?[0-9]{1,18}$'"
+            " THEN (x.c->>'account_balance')::bigint END AS balance"
             ", CASE WHEN jsonb_typeof(x.c->'delinquent') = 'boolean' THEN (x.c->'delinquent')::boolean END AS delinquent"
             f"{objects}, x.c AS raw{tail}"
             f" FROM {items} AS x"
@@ -262,18 +298,23 @@ def page_items_sql(dialect: str, pages: str) -> str:
     raise NotImplementedError(f"the mirror is not implemented for the {dialect} dialect")
 
 
-def json_items_sql(dialect: str, texts: str, extra: list[str] | None = None) -> str:
+def json_items_sql(
+    dialect: str, texts: str, extra: list[str] | None = None, json_extra: list[str] | None = None
+) -> str:
     """Customer JSON texts (column ``c``) as the relation ``customer_columns_sql`` reads.
 
     On DuckDB the text is minified, so a customer stored from an event and from a list page
-    compares equal when Stripe's JSON is equal. (``OFFSET 0``, here and in ``page_items_sql``,
+    compares equal when Stripe's JSON is equal; ``json_extra`` columns are JSON texts treated
+    the same way. (``OFFSET 0``, here and in ``page_items_sql``,
     keeps PostgreSQL from inlining the cast into every column that reads ``c``: parsed once
     per customer, not once per column.)
     """
     tail = "".join(f", {_quote(name)}" for name in extra or [])
     if dialect == "duckdb":
+        tail += "".join(f", json({_quote(name)}) AS {_quote(name)}" for name in json_extra or [])
         return f"(SELECT json(c) AS c{tail} FROM {texts})"
     if dialect == "postgresql":
+        tail += "".join(f", {_quote(name)}::jsonb AS {_quote(name)}" for name in json_extra or [])
         return f"(SELECT c::jsonb AS c{tail} FROM {texts} OFFSET 0)"
     raise NotImplementedError(f"the mirror is not implemented for the {dialect} dialect")
 
