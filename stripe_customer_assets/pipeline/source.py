@@ -74,7 +74,9 @@ def read_page(
     sql = (
         "SELECT s.id, s.deleted, s.matches, s.mirror_version, "
         "CASE WHEN s.matches AND NOT s.deleted THEN s.raw END AS raw FROM ("
-        f"SELECT m.id, m.deleted, m.mirror_version, m.raw, COALESCE({where.sql}, FALSE) AS matches "
+        # The customer in the pinned API version's shape (an old event's JSON is rewritten).
+        f"SELECT m.id, m.deleted, m.mirror_version, COALESCE(m.raw_normalized, m.raw) AS raw, "
+        f"COALESCE({where.sql}, FALSE) AS matches "
         f"FROM {customers_table(schema)} m WHERE m.id > :after{changed}) s"
         f"{wanted_only} ORDER BY s.id LIMIT :limit"
     )

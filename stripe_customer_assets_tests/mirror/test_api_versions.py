@@ -8,8 +8,10 @@ import json
 
 from stripe_customer_assets.mirror.sync import refresh_mirror
 from stripe_customer_assets.mirror.versions import normalize, same_shape
+from stripe_customer_assets.pipeline import run_pipeline
 from stripe_customer_assets.warehouse import Warehouse
 from stripe_customer_assets_tests.mirror.test_sync import mirror_rows
+from stripe_customer_assets_tests.pipeline.support import pipeline, table_rows
 
 OLD = "2019-05-16"
 
@@ -91,3 +93,21 @@ def test_normalize_is_table_driven_both_ways():
     assert back == {"id": "cus_1", "object": "customer", "balance": 3, "email": "a@b.c",
                     "tax_info": None, "tax_info_verification": None}
     assert normalize(pinned, "2023-08-16", "2019-01-01")["account_balance"] == 3
+
+
+def test_pipelines_read_the_pinned_shape_of_an_old_event(
+    standin, api, warehouse_url, mirror_schema, unique_schema
+):
+    warehouse = Warehouse(warehouse_url)
+    standin.seed_customers(3, seed=2)
+    refresh_mirror(api, warehouse, mirror_schema)
+    standin.configure(api_version=OLD)
+    cid = standin.customers()[0]["id"]
+    standin.update_customer(cid, balance=42, email="balance@example.com")
+    refresh_mirror(api, warehouse, mirror_schema)
+
+    table = f"{unique_schema('analytics')}.customers"
+    p = pipeline(table, schema={"email": "string", "balance": "integer"})
+    run_pipeline(p, warehouse, mirror_schema, run_id="versions")
+    assert table_rows(warehouse, table)[cid]["balance"] == 42
+
