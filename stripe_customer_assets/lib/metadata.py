@@ -37,6 +37,7 @@ def mirror_metadata(result: MirrorResult, schema: str) -> dict[str, Any]:
         "rows_deleted": result.deleted,
         "events_applied": result.events,
         "customers_listed": result.listed,
+        "test_clock_customers": result.test_clocks.customers if result.test_clocks else 0,
         "api_calls": result.api_calls,
         "api_retries": result.api.get("retries", 0),
         "api_rate_limited": result.api.get("rate_limited", 0),

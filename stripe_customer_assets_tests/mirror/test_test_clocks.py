@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from stripe_customer_assets.lib.metadata import mirror_metadata
 from stripe_customer_assets.mirror.sync import refresh_mirror
 from stripe_customer_assets.stripe_api import StripeApi
 from stripe_customer_assets.warehouse import Warehouse
@@ -50,6 +51,7 @@ def test_customers_on_test_clocks_are_mirrored_and_stay_live_after_a_full_refres
     assert first.mode == "full" and first.row_count == 156
     assert first.test_clocks.complete and sorted(first.test_clocks.clocks) == sorted(clocks)
     assert first.test_clocks.customers == 6
+    assert mirror_metadata(first, mirror_schema)["test_clock_customers"] == 6
     assert clock_calls(standin) == {"clocks": 1, "clock customers": 2}  # one call a clock
     rows = mirror_rows(warehouse, mirror_schema)
     assert all(not rows[cid]["deleted"] for cid in on_clocks)

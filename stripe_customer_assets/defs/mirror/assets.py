@@ -45,6 +45,8 @@ def stripe_customers(
         f"{result.mode} refresh ({result.reason}): +{result.inserted} ~{result.updated} "
         f"-{result.deleted} in {result.api_calls} Stripe calls, {result.duration_s:.1f}s"
     )
+    if result.test_clocks is not None and result.test_clocks.problem:
+        context.log.warning(result.test_clocks.problem)
     sample = wh.read_frame(
         f"SELECT id, email, name, currency, created, deleted FROM {customers_table(schema)} "
         "ORDER BY synced_at DESC, id LIMIT 10"
