@@ -1,14 +1,24 @@
-"""An email-keyed export finds the customers on test clocks in the mirror: no duplicates."""
+"""Customers on test clocks: mirrored, kept live by a full refresh, found by an email-keyed
+export (no duplicates)."""
 
 from __future__ import annotations
 
+from stripe_customer_assets.mirror.sync import refresh_mirror
+from stripe_customer_assets.mirror.table import customers_table
 from stripe_customer_assets_tests.export.support import account, export_config, write_accounts
 
 FROZEN = 1_577_836_800
 
 
-def test_update_or_create_by_email_creates_no_customer_for_those_on_test_clocks(
-    standin, syncer, wh, accounts_table, schemas
+def live_in_mirror(wh, schema, ids) -> dict[str, bool]:
+    with wh.begin() as conn:
+        rows = conn.exec_driver_sql(f"SELECT id, deleted FROM {customers_table(schema)}").all()
+    found = {cid: not deleted for cid, deleted in rows}
+    return {cid: found.get(cid, False) for cid in ids}
+
+
+def test_four_and_two_customers_on_test_clocks_stay_live_and_an_email_export_creates_none(
+    standin, api, syncer, wh, mirror_schema, accounts_table, schemas
 ):
     rows, on_clocks = [], []
     for n, size in enumerate((4, 2)):
@@ -21,13 +31,19 @@ def test_update_or_create_by_email_creates_no_customer_for_those_on_test_clocks(
             )
     # Later on Stripe's clock: the first scan must list these customers, not replay their events.
     standin.advance_clock(minutes=10)
+
+    first = refresh_mirror(api, wh, mirror_schema, concurrency=4)
+    assert first.mode == "full" and first.test_clocks.customers == 6
+    assert all(live_in_mirror(wh, mirror_schema, on_clocks).values())
+    again = refresh_mirror(api, wh, mirror_schema, concurrency=4, full_refresh=True)
+    assert again.mode == "full" and (again.inserted, again.updated, again.deleted) == (0, 0, 0)
+    assert all(live_in_mirror(wh, mirror_schema, on_clocks).values())
+
     write_accounts(wh, accounts_table, rows)
     config = export_config("clocks", accounts_table, schemas["state"], behavior="update_or_create")
     syncer.write_requests()
-
     run = syncer.run(config)
 
-    assert run.mirror.mode == "full" and run.mirror.test_clocks.customers == 6
     assert run.plan.summary.counts["create"] == 0
     assert run.plan.summary.counts["update"] == 6
     sent = syncer.write_requests()
@@ -37,6 +53,6 @@ def test_update_or_create_by_email_creates_no_customer_for_those_on_test_clocks(
     assert len(customers) == 6  # nothing created
     assert {c["name"] for c in customers} == {row["full_name"] for row in rows}
 
-    again = syncer.run(config, refresh=True)
-    assert again.mirror.mode == "incremental"
-    assert again.plan.summary.counts["create"] == 0 and syncer.write_requests() == []
+    settled = syncer.run(config)
+    assert settled.mirror.mode == "incremental"
+    assert settled.plan.summary.counts["create"] == 0 and syncer.write_requests() == []
