@@ -5,7 +5,10 @@ HTTP server, which behaves like Stripe (API version 2023-08-16, per Stripe's Ope
 
 - ``/v1/customers`` (create, retrieve, update, delete, list with ``created`` / ``email``
   filters and cursors), ``/v1/events`` (list with ``type`` / ``types[]`` / ``created``, cursors,
-  30-day retention; retrieve), ``/v1/balance``;
+  30-day retention; retrieve), ``/v1/balance``, ``/v1/test_helpers/test_clocks`` (customers on
+  a test clock are listed only with ``test_clock``);
+- API versions: events are rendered in the account's default version of their creation,
+  answers in ``Stripe-Version`` (``versions.py``);
 - API keys (secret and restricted, 401 / 403 like Stripe), idempotency keys, Stripe's error
   envelope, unknown-parameter errors;
 - rate limits and injected faults (429s of every kind, 5xx, connection resets before and after

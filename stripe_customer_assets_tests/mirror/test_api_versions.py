@@ -111,3 +111,23 @@ def test_pipelines_read_the_pinned_shape_of_an_old_event(
     run_pipeline(p, warehouse, mirror_schema, run_id="versions")
     assert table_rows(warehouse, table)[cid]["balance"] == 42
 
+
+
+def test_a_mirror_made_before_versions_were_recorded_gets_the_columns(
+    standin, api, warehouse_url, mirror_schema
+):
+    standin.seed_customers(20, seed=6)
+    warehouse = Warehouse(warehouse_url)
+    refresh_mirror(api, warehouse, mirror_schema)
+    with warehouse.begin() as conn:
+        for column in ("raw_normalized", "api_version"):
+            conn.exec_driver_sql(f'ALTER TABLE "{mirror_schema}"."customers" DROP COLUMN {column}')
+    standin.configure(api_version=OLD)
+    cid = standin.customers()[0]["id"]
+    standin.update_customer(cid, balance=9)
+
+    result = refresh_mirror(api, warehouse, mirror_schema)
+    assert result.updated == 1
+    row = mirror_rows(warehouse, mirror_schema)[cid]
+    assert (row["api_version"], row["balance"]) == (OLD, 9)
+    assert refresh_mirror(api, warehouse, mirror_schema, full_refresh=True).updated == 0
