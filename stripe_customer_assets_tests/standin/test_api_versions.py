@@ -67,3 +67,15 @@ def test_rendering_is_table_driven_and_leaves_the_current_shape_alone():
     old = render_customer(current, "2018-01-01")
     assert old["account_balance"] == 1 and "balance" not in old
     assert list(old)[:2] == ["id", "object"]
+
+
+def test_the_knob_is_a_constructor_keyword_and_survives_reset():
+    from stripe_customer_assets.standin import StripeStandin
+
+    with StripeStandin(api_version="2018-02-28") as standin:
+        made = standin.create_customer(email="k@example.com", balance=2)
+        [event] = standin.events()
+        assert event["api_version"] == "2018-02-28"
+        assert event["data"]["object"]["account_balance"] == 2 and made["balance"] == 2
+        standin.reset()
+        assert standin.config()["api_version"] == "2018-02-28"
