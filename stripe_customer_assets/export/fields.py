@@ -39,7 +39,8 @@ class StripeField:
 
     @property
     def leaf(self) -> str:
-        return self.path.rsplit(".", 1)[-1]
+        """The last name of the path: the whole metadata key for ``metadata.<key>``."""
+        return split_path(self.path)[-1]
 
     def cleared(self) -> Any:
         """The value that means "no value" for this field once Stripe has applied it."""
@@ -82,6 +83,18 @@ def metadata_key_problem(key: str) -> str | None:
     return None
 
 
+def split_path(path: str) -> tuple[str, ...]:
+    """The names along ``path`` in a customer.
+
+    ``metadata.<key>`` is two names whatever the key holds: Stripe refuses only square
+    brackets in metadata keys, so ``metadata.crm.id`` is the key ``crm.id``, not ``id``
+    under ``crm``. Other paths split at every dot (``shipping.address.city``).
+    """
+    if path.startswith("metadata."):
+        return ("metadata", path[len("metadata.") :])
+    return tuple(path.split("."))
+
+
 def stripe_field(path: str) -> StripeField | None:
     """The field at ``path``, or None when exports cannot write it."""
     if path.startswith("metadata."):
@@ -99,10 +112,7 @@ def writable_paths() -> list[str]:
 def current_value(customer: dict[str, Any] | None, path: str) -> Any:
     """The value at ``path`` in a customer as Stripe returned it (None when absent)."""
     node: Any = customer
-    if path.startswith("metadata."):
-        node = (customer or {}).get("metadata")
-        return node.get(path[len("metadata.") :]) if isinstance(node, dict) else None
-    for part in path.split("."):
+    for part in split_path(path):
         if not isinstance(node, dict):
             return None
         node = node.get(part)
