@@ -45,6 +45,7 @@ class ApplyResult:
     created: int = 0
     updated: int = 0
     failed: int = 0
+    replayed: int = 0  # failures Stripe replayed from an idempotency key (then settled)
     api_calls: int = 0
     api: dict[str, Any] = field(default_factory=dict)
     duration_s: float = 0.0
@@ -79,6 +80,7 @@ class _Recorder:
 
     def __call__(self, outcome: WriteResult) -> None:
         r = self.result
+        r.replayed += outcome.replayed
         if outcome.status == "failed":
             r.failed += 1
             if len(r.errors) < 20:

@@ -28,6 +28,7 @@ def apply_figures(result: ApplyResult) -> dict[str, Any]:
         "updates": result.updated,
         "failures": result.failed,
         "already_sent": result.already_sent,
+        "replayed_failures": result.replayed,
         "api_calls": result.api_calls,
         "api_retries": result.api.get("retries", 0),
         "api_rate_limited": result.api.get("rate_limited", 0),
