@@ -35,6 +35,7 @@ from stripe_customer_assets.export import (
 )
 from stripe_customer_assets.export.report import (
     apply_figures,
+    failed_writes_message,
     failures_markdown,
     links_markdown,
     plan_figures,
@@ -332,14 +333,18 @@ def build_sync_asset(config: ExportConfig) -> dg.AssetsDefinition:
         context.log.info(
             f"sync '{config.name}': " + ", ".join(f"{k} {v}" for k, v in figures.items())
         )
+        metadata = {
+            **figures,
+            "customers": dg.MetadataValue.md(links_markdown(result, stripe.dashboard_base)),
+            "failed_rows": dg.MetadataValue.md(failures_markdown(result)),
+            "dagster/row_count": result.row_count,
+            "dagster/table_name": state_table(config).replace('"', ""),
+        }
+        if result.failed:
+            # Every row's outcome is recorded already (the state table); the run fails.
+            raise dg.Failure(description=failed_writes_message(config, result), metadata=metadata)
         return dg.MaterializeResult(
-            metadata={
-                **figures,
-                "customers": dg.MetadataValue.md(links_markdown(result, stripe.dashboard_base)),
-                "failed_rows": dg.MetadataValue.md(failures_markdown(result)),
-                "dagster/row_count": result.row_count,
-                "dagster/table_name": state_table(config).replace('"', ""),
-            },
+            metadata=metadata,
             check_results=[
                 dg.AssetCheckResult(
                     check_name="writes_succeeded",
