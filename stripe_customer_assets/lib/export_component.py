@@ -240,9 +240,8 @@ def build_plan_asset(config: ExportConfig) -> dg.AssetsDefinition:
         _refuse_if_disabled(config)
         started = time.monotonic()
         wh, schema = warehouse.warehouse(), warehouse.mirror_schema
-        mirror = refresh_mirror(
-            stripe.api(ApiStats()), wh, schema, concurrency=stripe.max_concurrency
-        )
+        api = stripe.api(ApiStats())
+        mirror = refresh_mirror(api, wh, schema, concurrency=stripe.max_concurrency)
         if mirror.changed or mirror.mode == "full":
             # The mirror table changed in this step: say so on its own asset.
             context.log_event(
@@ -250,7 +249,12 @@ def build_plan_asset(config: ExportConfig) -> dg.AssetsDefinition:
             )
         try:
             plan = make_plan(
-                wh, config, schema, sent_keys=sent_keys(wh, config), plan_id=context.run.run_id
+                wh,
+                config,
+                schema,
+                sent_keys=sent_keys(wh, config),
+                plan_id=context.run.run_id,
+                planned_at=api.now(),  # Stripe's clock: the plan's age is measured on it
             )
             store_plan(wh, config, plan)
         except ExportError as err:

@@ -351,6 +351,11 @@ class StripeApi:
         self._server_time = (when, time.monotonic())
         return when
 
+    @property
+    def knows_stripe_time(self) -> bool:
+        """True once an answer of Stripe carried its clock (``now`` is then Stripe's)."""
+        return self._server_time is not None
+
     def now(self) -> dt.datetime:
         """Stripe's time (from the last response's Date header), else this machine's clock.
 

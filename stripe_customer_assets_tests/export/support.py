@@ -124,7 +124,13 @@ class Syncer:
             if refresh
             else None
         )
-        plan = make_plan(self.wh, config, self.mirror_schema, sent_keys=sent_keys(self.wh, config))
+        plan = make_plan(
+            self.wh,
+            config,
+            self.mirror_schema,
+            sent_keys=sent_keys(self.wh, config),
+            planned_at=self.api.now(),
+        )
         store_plan(self.wh, config, plan)
         return mirror, plan
 
