@@ -71,6 +71,15 @@ def _catalog() -> dict[str, StripeField]:
 
 FIELDS = _catalog()
 
+# The hashes Stripe replaces whole on update, and the parts an export can map in each.
+HASHES = ("address", "shipping")
+PARTIAL_CHOICES = ("keep_stripe", "clear")
+
+
+def hash_parts(group: str) -> list[str]:
+    """Every mappable path of the hash ``group`` (``address`` or ``shipping``)."""
+    return [path for path, f in FIELDS.items() if f.group == group]
+
 
 def metadata_key_problem(key: str) -> str | None:
     """Why ``key`` cannot be a metadata key, or None."""

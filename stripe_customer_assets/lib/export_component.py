@@ -84,6 +84,12 @@ class ExportAttributes(dg.Model):
         default_factory=dict, description="Stripe field -> model column."
     )
     null_values: Literal["skip", "clear"] = "skip"
+    partial_address: str | dict[str, str] | None = Field(
+        default=None,
+        description="keep_stripe or clear (or per hash: {address: ..., shipping: ...}): what "
+        "happens to the parts of address / shipping the sync does not map; required when "
+        "some but not all parts are mapped (Stripe replaces these hashes whole).",
+    )
     on_duplicate: Literal["skip", "update_all", "update_newest"] = "skip"
     schedule: str | None = Field(default=None, description="Cron for plan + sync.")
     enabled: bool = True

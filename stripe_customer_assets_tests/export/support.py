@@ -79,6 +79,7 @@ def export_config(name: str, table: str, state_schema: str, **attributes: Any) -
         "model": f"SELECT * FROM {table}",
         "key": {"column": "email", "stripe_field": "email"},
         "fields": dict(FIELDS),
+        "partial_address": "keep_stripe",  # FIELDS maps two of the address's parts
         "state_schema": state_schema,
     }
     base.update(attributes)
