@@ -16,9 +16,13 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 
 from stripe_customer_assets.export.config import ExportConfig
-from stripe_customer_assets.export.errors import ExportPlanAgeError
+from stripe_customer_assets.export.errors import (
+    ExportAccessError,
+    ExportError,
+    ExportPlanAgeError,
+)
 from stripe_customer_assets.export.plan import Plan, PlanEntry
-from stripe_customer_assets.stripe_api import StripeApi
+from stripe_customer_assets.stripe_api import StripeAccessError, StripeApi, StripeRequestError
 
 STRIPE_KEY_WINDOW = dt.timedelta(hours=24)
 MAX_PLAN_AGE = dt.timedelta(hours=23)
@@ -52,7 +56,16 @@ def age_problem(config: ExportConfig, plan: Plan, age: dt.timedelta) -> str | No
 
 
 def check_plan_age(config: ExportConfig, api: StripeApi, plan: Plan) -> None:
-    problem = age_problem(config, plan, plan_age(api, plan))
+    try:
+        age = plan_age(api, plan)
+    except StripeAccessError as err:
+        raise ExportAccessError(f"sync '{config.name}' sent nothing: {err}") from None
+    except StripeRequestError as err:
+        raise ExportError(
+            f"sync '{config.name}' sent nothing: reading Stripe's clock (to check the plan's "
+            f"age) failed: {err}"
+        ) from None
+    problem = age_problem(config, plan, age)
     if problem:
         raise ExportPlanAgeError(problem)
 
