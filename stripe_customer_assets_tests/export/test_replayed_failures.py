@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stripe_customer_assets.export import read_state
+from stripe_customer_assets.export.replayed import find_created, payload_applied
 from stripe_customer_assets.standin import Fault
 from stripe_customer_assets.stripe_api import StripeApi, StripeReplayedError
 from stripe_customer_assets_tests.export.support import (
@@ -85,3 +86,36 @@ def test_an_update_answered_with_a_saved_500_is_read_back(
     reads = [r for r in standin.requests() if r["endpoint"] == "customers.retrieve"]
     assert len(reads) == 1
     assert len(standin.customers()) == 1
+
+
+def test_a_create_is_found_by_the_idempotency_key_its_event_carries(standin, api):
+    made = api.request("post", "/v1/customers", {"name": "A"}, idempotency_key="k-plan")
+    resent = api.request("post", "/v1/customers", {"name": "B"}, idempotency_key="k-other-r1")
+    other = {"name": "not what was sent"}  # so only the event's key can find it
+    standin.requests(clear=True)
+
+    assert find_created(api, "k-plan", other) == made["id"]
+    assert find_created(api, "k-other", other) == resent["id"]  # a re-send's key
+    assert find_created(api, "k-none", other) is None
+    assert find_created(api, "k-none", {"name": "B"}) == resent["id"]  # a recent customer
+    endpoints = {r["endpoint"] for r in standin.requests()}
+    assert endpoints == {"events.list", "customers.list"}
+
+
+def test_an_update_is_read_back_field_by_field():
+    customer = {
+        "name": "Ann",
+        "address": {"city": "Lyon", "country": "FR", "line1": None},
+        "metadata": {"crm.id": "7"},
+        "preferred_locales": [],
+    }
+    sent = {
+        "name": "Ann",
+        "address": {"city": "Lyon", "country": "FR", "line1": ""},
+        "metadata": {"crm.id": "7"},
+        "preferred_locales": "",
+    }
+    assert payload_applied(sent, customer)
+    assert not payload_applied({**sent, "name": "Bob"}, customer)
+    assert not payload_applied({"metadata": {"crm.id": "8"}}, customer)
+    assert not payload_applied(sent, {**customer, "deleted": True})
