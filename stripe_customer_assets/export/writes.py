@@ -68,6 +68,7 @@ def write_one(api: StripeApi, entry: PlanEntry) -> WriteResult:
     payload = entry.payload or {}
     plan_key = entry.idempotency_key or ""
     replays = 0
+    last: StripeReplayedError | None = None
     for attempt in range(MAX_RESENDS + 1):
         try:
             body = api.request("post", path, payload, idempotency_key=resend_key(plan_key, attempt))
