@@ -16,6 +16,7 @@ from stripe_customer_assets.export.errors import (
     ExportError,
     ExportGuardError,
     ExportModelError,
+    ExportPlanAgeError,
 )
 from stripe_customer_assets.export.guards import check_guards, guard_results
 from stripe_customer_assets.export.plan import Plan, PlanEntry, PlanSummary, build_plan, make_plan
@@ -31,6 +32,7 @@ __all__ = [
     "ExportError",
     "ExportGuardError",
     "ExportModelError",
+    "ExportPlanAgeError",
     "KeySpec",
     "Plan",
     "PlanEntry",

@@ -1,6 +1,8 @@
 """The apply step: send the stored plan's writes and record every outcome.
 
-1. Load the stored plan; its guards must pass (else nothing is sent).
+1. Load the stored plan; it must be younger than ``age.MAX_PLAN_AGE`` on Stripe's clock
+   (Stripe forgets idempotency keys after 24 h) and its guards must pass (else nothing is
+   sent); a plan that ages past the limit while it is applied stops sending.
 2. Skip writes an earlier run already made (their idempotency key is recorded as sent).
 3. Send the rest concurrently (``writes.send_writes``), recording results in batches.
 4. Rewrite the state table to exactly the plan's keys (``reconcile.final_state``).
@@ -16,8 +18,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from stripe_customer_assets.export.age import age_problem, check_plan_age, while_fresh
 from stripe_customer_assets.export.config import ExportConfig
-from stripe_customer_assets.export.errors import ExportAccessError, ExportError
+from stripe_customer_assets.export.errors import ExportAccessError, ExportError, ExportPlanAgeError
 from stripe_customer_assets.export.guards import check_guards
 from stripe_customer_assets.export.plan import Plan
 from stripe_customer_assets.export.plan_table import load_plan
@@ -45,6 +48,7 @@ class ApplyResult:
     created: int = 0
     updated: int = 0
     failed: int = 0
+    replayed: int = 0  # failures Stripe replayed from an idempotency key (then settled)
     api_calls: int = 0
     api: dict[str, Any] = field(default_factory=dict)
     duration_s: float = 0.0
@@ -79,6 +83,7 @@ class _Recorder:
 
     def __call__(self, outcome: WriteResult) -> None:
         r = self.result
+        r.replayed += outcome.replayed
         if outcome.status == "failed":
             r.failed += 1
             if len(r.errors) < 20:
@@ -116,6 +121,7 @@ def apply_plan(
             f"sync '{config.name}' has no plan yet: materialize {config.name}_plan first "
             "(it previews the changes; the sync then applies them)"
         )
+    check_plan_age(config, api, plan)
     check_guards(config, plan.summary)
     done = sent_keys(warehouse, config)
     writes = plan.writes()
@@ -128,10 +134,23 @@ def apply_plan(
         already_sent=len(writes) - len(todo),
     )
     recorder = _Recorder(warehouse, config, plan, result, batch_size)
+    expired = [False]
     try:
-        fatal = send_writes(api, interleave(todo), concurrency=concurrency, on_result=recorder)
+        fatal = send_writes(
+            api,
+            while_fresh(interleave(todo), api, plan, expired),
+            concurrency=concurrency,
+            on_result=recorder,
+        )
     finally:
         recorder.flush()
+    if expired[0] and fatal is None:
+        sent = result.created + result.updated + result.failed
+        raise ExportPlanAgeError(
+            f"sync '{config.name}' stopped after {sent} of {len(todo)} writes (recorded in "
+            f"{config.state_schema}.{config.name}): "
+            + (age_problem(config, plan, api.now() - plan.planned_at) or "the plan expired")
+        )
     if fatal is not None:
         sent = result.created + result.updated
         raise ExportAccessError(

@@ -16,7 +16,10 @@ from typing import Any
 
 from stripe_customer_assets.export.errors import ExportConfigError
 from stripe_customer_assets.export.fields import (
+    HASHES,
     METADATA_MAX_KEYS,
+    PARTIAL_CHOICES,
+    hash_parts,
     metadata_key_problem,
     stripe_field,
     writable_paths,
@@ -67,6 +70,8 @@ class ExportConfig:
     enabled: bool = True
     state_schema: str = DEFAULT_STATE_SCHEMA
     model_file: str | None = None
+    # address / shipping -> keep_stripe | clear, for each hash the sync maps only in part
+    partial_address: dict[str, str] = field(default_factory=dict)
 
     @property
     def creates(self) -> bool:
@@ -105,6 +110,7 @@ def parse_config(attributes: Mapping[str, Any], base_dir: Path | None = None) ->
     on_duplicate = _choice(attributes, "on_duplicate", ON_DUPLICATE, fail)
     key = _key(attributes.get("key"), behavior, fail)
     fields = _fields(attributes.get("fields"), key, fail)
+    partial = _partial_address(attributes.get("partial_address"), fields, fail)
     model_sql, model_file = _model(attributes, base_dir, fail)
     state_schema = attributes.get("state_schema") or DEFAULT_STATE_SCHEMA
     if not isinstance(state_schema, str) or not _SCHEMA.match(state_schema):
@@ -138,6 +144,7 @@ def parse_config(attributes: Mapping[str, Any], base_dir: Path | None = None) ->
         enabled=enabled,
         state_schema=state_schema,
         model_file=model_file,
+        partial_address=partial,
     )
 
 
@@ -223,6 +230,69 @@ def _fields(value: Any, key: KeySpec, fail) -> dict[str, str]:
             "fields", f"maps {len(metadata_keys)} metadata keys; Stripe allows {METADATA_MAX_KEYS}"
         )
     return fields
+
+
+def partially_mapped(fields: Mapping[str, str]) -> dict[str, tuple[list[str], list[str]]]:
+    """hash -> (mapped parts, unmapped parts), for each hash mapped in part only."""
+    out = {}
+    for group in HASHES:
+        parts = hash_parts(group)
+        mapped = [p for p in parts if p in fields]
+        if mapped and len(mapped) < len(parts):
+            out[group] = (mapped, [p for p in parts if p not in fields])
+    return out
+
+
+def _partial_address(value: Any, fields: dict[str, str], fail) -> dict[str, str]:
+    """Stripe replaces ``address`` and ``shipping`` whole on update: for a hash the sync maps
+    only in part, the YAML must say what happens to the other parts."""
+    choices = ", ".join(PARTIAL_CHOICES)
+    if value is None:
+        chosen: dict[str, str] = {}
+    elif isinstance(value, str):
+        if value not in PARTIAL_CHOICES:
+            raise fail("partial_address", f"'{value}' is not one of: {choices}")
+        chosen = {group: value for group in HASHES}
+    elif isinstance(value, Mapping):
+        chosen = {}
+        for group, choice in value.items():
+            if group not in HASHES:
+                raise fail(
+                    ("partial_address", str(group)),
+                    f"'{group}' is not a hash Stripe replaces whole; use {' or '.join(HASHES)}",
+                )
+            if choice not in PARTIAL_CHOICES:
+                raise fail(("partial_address", group), f"'{choice}' is not one of: {choices}")
+            chosen[group] = choice
+    else:
+        raise fail(
+            "partial_address",
+            f"expected one of {choices}, or a mapping such as {{address: keep_stripe, "
+            "shipping: clear}",
+        )
+    partial = partially_mapped(fields)
+    for group, (mapped, unmapped) in partial.items():
+        if group in chosen:
+            continue
+        shown = ", ".join(unmapped)
+        raise fail(
+            ("fields", mapped[0]),
+            f"maps {', '.join(mapped)} but not {shown}; Stripe replaces {group} as a whole, "
+            f"so say what happens to the parts the sync does not map: partial_address: "
+            f"keep_stripe (merge the mapped parts into the customer's current {group}) or "
+            f"clear (send the others empty); or map every part",
+        )
+    if (
+        chosen.get("shipping") == "clear"
+        and "shipping" in partial
+        and "shipping.name" not in fields
+    ):
+        raise fail(
+            ("partial_address", "shipping") if isinstance(value, Mapping) else "partial_address",
+            "clear would send shipping without a name, which Stripe refuses: map shipping.name "
+            "or keep Stripe's (keep_stripe)",
+        )
+    return {group: choice for group, choice in chosen.items() if group in partial}
 
 
 def _model(attributes: Mapping[str, Any], base_dir: Path | None, fail) -> tuple[str, str | None]:

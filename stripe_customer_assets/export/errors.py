@@ -32,3 +32,7 @@ class ExportGuardError(ExportError):
 
 class ExportAccessError(ExportError):
     """Stripe refused the key (401) or a permission (403): the sync stopped."""
+
+
+class ExportPlanAgeError(ExportError):
+    """The stored plan is older than Stripe keeps idempotency keys: plan again."""

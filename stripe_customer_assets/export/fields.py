@@ -39,7 +39,8 @@ class StripeField:
 
     @property
     def leaf(self) -> str:
-        return self.path.rsplit(".", 1)[-1]
+        """The last name of the path: the whole metadata key for ``metadata.<key>``."""
+        return split_path(self.path)[-1]
 
     def cleared(self) -> Any:
         """The value that means "no value" for this field once Stripe has applied it."""
@@ -70,6 +71,15 @@ def _catalog() -> dict[str, StripeField]:
 
 FIELDS = _catalog()
 
+# The hashes Stripe replaces whole on update, and the parts an export can map in each.
+HASHES = ("address", "shipping")
+PARTIAL_CHOICES = ("keep_stripe", "clear")
+
+
+def hash_parts(group: str) -> list[str]:
+    """Every mappable path of the hash ``group`` (``address`` or ``shipping``)."""
+    return [path for path, f in FIELDS.items() if f.group == group]
+
 
 def metadata_key_problem(key: str) -> str | None:
     """Why ``key`` cannot be a metadata key, or None."""
@@ -80,6 +90,18 @@ def metadata_key_problem(key: str) -> str | None:
     if _METADATA_KEY_FORBIDDEN.search(key):
         return f"metadata key '{key}' contains square brackets, quotes or backslashes"
     return None
+
+
+def split_path(path: str) -> tuple[str, ...]:
+    """The names along ``path`` in a customer.
+
+    ``metadata.<key>`` is two names whatever the key holds: Stripe refuses only square
+    brackets in metadata keys, so ``metadata.crm.id`` is the key ``crm.id``, not ``id``
+    under ``crm``. Other paths split at every dot (``shipping.address.city``).
+    """
+    if path.startswith("metadata."):
+        return ("metadata", path[len("metadata.") :])
+    return tuple(path.split("."))
 
 
 def stripe_field(path: str) -> StripeField | None:
@@ -99,10 +121,7 @@ def writable_paths() -> list[str]:
 def current_value(customer: dict[str, Any] | None, path: str) -> Any:
     """The value at ``path`` in a customer as Stripe returned it (None when absent)."""
     node: Any = customer
-    if path.startswith("metadata."):
-        node = (customer or {}).get("metadata")
-        return node.get(path[len("metadata.") :]) if isinstance(node, dict) else None
-    for part in path.split("."):
+    for part in split_path(path):
         if not isinstance(node, dict):
             return None
         node = node.get(part)

@@ -104,13 +104,18 @@ def make_plan(
     *,
     sent_keys: set[str] | frozenset[str] = frozenset(),
     plan_id: str | None = None,
+    planned_at: dt.datetime | None = None,
 ) -> Plan:
-    """Read the model joined with the mirror and classify every row (no Stripe calls)."""
+    """Read the model joined with the mirror and classify every row (no Stripe calls).
+
+    ``planned_at``: the plan's time on Stripe's clock (``StripeApi.now()`` after the mirror
+    refresh); its age decides whether it may still be applied (``age``). Default: now.
+    """
     rows = resolve_rows(warehouse, config, mirror_schema)
     return Plan(
         sync=config.name,
         plan_id=plan_id or uuid.uuid4().hex,
-        planned_at=dt.datetime.now(dt.UTC),
+        planned_at=planned_at or dt.datetime.now(dt.UTC),
         entries=build_plan(config, rows, sent_keys),
     )
 

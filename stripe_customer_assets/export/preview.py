@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from stripe_customer_assets.export.fields import HASHES
 from stripe_customer_assets.export.plan import CREATE, REJECT, SKIP, UPDATE, Plan, PlanEntry
 
 EMPTY = "∅"
@@ -58,8 +59,27 @@ def markdown_preview(plan: Plan, limit: int = 50) -> str:
     return "\n\n".join(parts)
 
 
+def hash_lines(entry: PlanEntry) -> list[str]:
+    """The whole ``address`` / ``shipping`` the write sends (Stripe replaces them whole)."""
+    lines = []
+    for group in HASHES:
+        sent = (entry.payload or {}).get(group)
+        if sent is not None:
+            lines.append(f"{group} sent whole: {_hash_text(sent)}")
+    return lines
+
+
+def _hash_text(value: Any) -> str:
+    if not isinstance(value, dict):
+        return f"{EMPTY} (cleared)"
+    return ", ".join(
+        f"{part} ({_hash_text(v)})" if isinstance(v, dict) else f"{part} {show(v)}"
+        for part, v in value.items()
+    )
+
+
 def _changes_cell(entry: PlanEntry) -> str:
-    lines = change_lines(entry)
+    lines = change_lines(entry) + hash_lines(entry)
     if entry.reason:  # e.g. which of several customers sharing the key is updated
         lines.append(f"_{cell(entry.reason)}_")
     return "<br>".join(lines)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from stripe_customer_assets.export.apply import ApplyResult
+from stripe_customer_assets.export.config import ExportConfig
 from stripe_customer_assets.export.plan import Plan
+from stripe_customer_assets.export.state_table import state_table
 
 
 def plan_figures(plan: Plan) -> dict[str, Any]:
@@ -28,6 +30,7 @@ def apply_figures(result: ApplyResult) -> dict[str, Any]:
         "updates": result.updated,
         "failures": result.failed,
         "already_sent": result.already_sent,
+        "replayed_failures": result.replayed,
         "api_calls": result.api_calls,
         "api_retries": result.api.get("retries", 0),
         "api_rate_limited": result.api.get("rate_limited", 0),
@@ -51,3 +54,15 @@ def failures_markdown(result: ApplyResult, limit: int = 10) -> str:
     if not result.errors:
         return "_no failures_"
     return "\n".join(f"- `{key}`: {message}" for key, message in result.errors[:limit])
+
+
+def failed_writes_message(config: ExportConfig, result: ApplyResult, limit: int = 3) -> str:
+    """Why a sync whose writes finally failed fails its run: how many, and where to look."""
+    first = "; ".join(f"{key}: {message}" for key, message in result.errors[:limit])
+    table = state_table(config).replace('"', "")
+    return (
+        f"sync '{config.name}': {result.failed} of {result.writes} writes failed after retries "
+        f"({result.created} created, {result.updated} updated, all recorded). Each failed row "
+        f"is in {table} with status 'failed' and Stripe's message in `reason` (also in this "
+        f"run's failed_rows metadata); the next run plans them again. First: {first}"
+    )

@@ -14,6 +14,7 @@ from stripe_customer_assets.export.config import ExportConfig
 from stripe_customer_assets.export.fields import (
     METADATA_VALUE_MAX,
     TAX_EXEMPT_VALUES,
+    hash_parts,
     stripe_field,
 )
 from stripe_customer_assets.export.values import is_null, to_locales, to_text
@@ -32,7 +33,9 @@ def desired_values(
     """Stripe path -> value this row asks for (``cleared()`` to clear), and the row's problems.
 
     With ``null_values: skip`` a NULL leaves Stripe's value alone (the path is absent);
-    with ``clear`` it asks Stripe to clear the field.
+    with ``clear`` it asks Stripe to clear the field. For a hash mapped in part under
+    ``partial_address: clear``, the parts the sync does not map are asked to be empty;
+    under ``keep_stripe`` they are absent (the body then carries Stripe's current values).
     """
     values: dict[str, Any] = {}
     problems: list[str] = []
@@ -61,6 +64,11 @@ def desired_values(
                 f"{where}: {len(text)} characters; Stripe allows {field.max_length} for {what}"
             )
         values[path] = text
+    for group, choice in config.partial_address.items():
+        if choice == "clear":  # the parts the sync does not map are asked to be empty
+            for path in hash_parts(group):
+                if path not in config.fields:
+                    values[path] = None
     return values, problems
 
 

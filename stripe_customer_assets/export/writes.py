@@ -16,7 +16,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from stripe_customer_assets.export.plan import CREATE, PlanEntry
-from stripe_customer_assets.stripe_api import StripeAccessError, StripeApi, StripeRequestError
+from stripe_customer_assets.export.replayed import (
+    MAX_RESENDS,
+    find_created,
+    resend_key,
+    update_applied,
+)
+from stripe_customer_assets.stripe_api import (
+    StripeAccessError,
+    StripeApi,
+    StripeReplayedError,
+    StripeRequestError,
+)
 
 
 @dataclass(frozen=True)
@@ -27,13 +38,15 @@ class WriteResult:
     error: str | None
     at: dt.datetime
     fatal: bool = False  # Stripe refused the key or a permission: stop everything
+    note: str | None = None  # how a write answered with a replayed failure was settled
+    replayed: int = 0  # answers Stripe replayed from a saved failure
 
     def state_row(self, plan_id: str) -> dict[str, Any]:
         return {
             "key": self.entry.key,
             "stripe_id": self.stripe_id,
             "status": self.status,
-            "reason": self.error,
+            "reason": self.error or self.note,
             "changed_fields": ", ".join(self.entry.changes) or None,
             "last_write": self.status,
             "payload_hash": self.entry.payload_hash,
@@ -45,17 +58,61 @@ class WriteResult:
 
 
 def write_one(api: StripeApi, entry: PlanEntry) -> WriteResult:
+    """Send one write; a failure Stripe replays from its idempotency key is settled by
+    finding out whether the write happened (``replayed``), and re-sent under a new
+    deterministic key when it did not."""
     creating = entry.action == CREATE
     path = "/v1/customers" if creating else f"/v1/customers/{entry.stripe_id}"
     target = "" if creating else entry.stripe_id or ""
-    try:
-        body = api.request("post", path, entry.payload or {}, idempotency_key=entry.idempotency_key)
-    except StripeAccessError as err:
-        return WriteResult(entry, "failed", target, str(err), _now(), fatal=True)
-    except StripeRequestError as err:
-        return WriteResult(entry, "failed", target, str(err), _now())
-    stripe_id = str(body.get("id") or target)
-    return WriteResult(entry, "created" if creating else "updated", stripe_id, None, _now())
+    status = "created" if creating else "updated"
+    payload = entry.payload or {}
+    plan_key = entry.idempotency_key or ""
+    replays = 0
+    last: StripeReplayedError | None = None
+    for attempt in range(MAX_RESENDS + 1):
+        try:
+            body = api.request("post", path, payload, idempotency_key=resend_key(plan_key, attempt))
+        except StripeAccessError as err:
+            return WriteResult(entry, "failed", target, str(err), _now(), fatal=True)
+        except StripeReplayedError as err:
+            replays += 1
+            try:
+                found = (
+                    find_created(api, plan_key, payload)
+                    if creating
+                    else (target if update_applied(api, target, payload) else None)
+                )
+            except StripeAccessError as access:
+                return WriteResult(entry, "failed", target, str(access), _now(), fatal=True)
+            except StripeRequestError as lookup:
+                return WriteResult(
+                    entry,
+                    "failed",
+                    target,
+                    f"{err}; looking it up failed: {lookup}",
+                    _now(),
+                    replayed=replays,
+                )
+            if found is not None:
+                note = (
+                    f"Stripe replayed a saved {err.status} for key {err.idempotency_key}; "
+                    f"the write had happened ({found})"
+                )
+                return WriteResult(entry, status, found, None, _now(), note=note, replayed=replays)
+            last = err
+            continue
+        except StripeRequestError as err:
+            return WriteResult(entry, "failed", target, str(err), _now(), replayed=replays)
+        stripe_id = str(body.get("id") or target)
+        note = None
+        if attempt:
+            note = f"sent again under {resend_key(plan_key, attempt)}: the earlier attempt did not happen"
+        return WriteResult(entry, status, stripe_id, None, _now(), note=note, replayed=replays)
+    message = (
+        f"{last}; it did not happen, and {MAX_RESENDS} re-sends under new keys were answered "
+        "the same way: the next run tries again"
+    )
+    return WriteResult(entry, "failed", target, message, _now(), replayed=replays)
 
 
 def interleave(entries: list[PlanEntry]) -> list[PlanEntry]:

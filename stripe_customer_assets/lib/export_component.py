@@ -35,6 +35,7 @@ from stripe_customer_assets.export import (
 )
 from stripe_customer_assets.export.report import (
     apply_figures,
+    failed_writes_message,
     failures_markdown,
     links_markdown,
     plan_figures,
@@ -83,6 +84,12 @@ class ExportAttributes(dg.Model):
         default_factory=dict, description="Stripe field -> model column."
     )
     null_values: Literal["skip", "clear"] = "skip"
+    partial_address: str | dict[str, str] | None = Field(
+        default=None,
+        description="keep_stripe or clear (or per hash: {address: ..., shipping: ...}): what "
+        "happens to the parts of address / shipping the sync does not map; required when "
+        "some but not all parts are mapped (Stripe replaces these hashes whole).",
+    )
     on_duplicate: Literal["skip", "update_all", "update_newest"] = "skip"
     schedule: str | None = Field(default=None, description="Cron for plan + sync.")
     enabled: bool = True
@@ -239,9 +246,8 @@ def build_plan_asset(config: ExportConfig) -> dg.AssetsDefinition:
         _refuse_if_disabled(config)
         started = time.monotonic()
         wh, schema = warehouse.warehouse(), warehouse.mirror_schema
-        mirror = refresh_mirror(
-            stripe.api(ApiStats()), wh, schema, concurrency=stripe.max_concurrency
-        )
+        api = stripe.api(ApiStats())
+        mirror = refresh_mirror(api, wh, schema, concurrency=stripe.max_concurrency)
         if mirror.changed or mirror.mode == "full":
             # The mirror table changed in this step: say so on its own asset.
             context.log_event(
@@ -249,7 +255,12 @@ def build_plan_asset(config: ExportConfig) -> dg.AssetsDefinition:
             )
         try:
             plan = make_plan(
-                wh, config, schema, sent_keys=sent_keys(wh, config), plan_id=context.run.run_id
+                wh,
+                config,
+                schema,
+                sent_keys=sent_keys(wh, config),
+                plan_id=context.run.run_id,
+                planned_at=api.now(),  # Stripe's clock: the plan's age is measured on it
             )
             store_plan(wh, config, plan)
         except ExportError as err:
@@ -332,14 +343,18 @@ def build_sync_asset(config: ExportConfig) -> dg.AssetsDefinition:
         context.log.info(
             f"sync '{config.name}': " + ", ".join(f"{k} {v}" for k, v in figures.items())
         )
+        metadata = {
+            **figures,
+            "customers": dg.MetadataValue.md(links_markdown(result, stripe.dashboard_base)),
+            "failed_rows": dg.MetadataValue.md(failures_markdown(result)),
+            "dagster/row_count": result.row_count,
+            "dagster/table_name": state_table(config).replace('"', ""),
+        }
+        if result.failed:
+            # Every row's outcome is recorded already (the state table); the run fails.
+            raise dg.Failure(description=failed_writes_message(config, result), metadata=metadata)
         return dg.MaterializeResult(
-            metadata={
-                **figures,
-                "customers": dg.MetadataValue.md(links_markdown(result, stripe.dashboard_base)),
-                "failed_rows": dg.MetadataValue.md(failures_markdown(result)),
-                "dagster/row_count": result.row_count,
-                "dagster/table_name": state_table(config).replace('"', ""),
-            },
+            metadata=metadata,
             check_results=[
                 dg.AssetCheckResult(
                     check_name="writes_succeeded",

@@ -21,7 +21,7 @@ from . import params as P
 from .clock import Clock
 from .customers import dumps, expanded
 from .errors import StripeError, invalid, no_such
-from .faults import PRE_APPLY, RATE_LIMIT_REASONS, Fault, FaultInjector, Limiter
+from .faults import PRE_APPLY, RATE_LIMIT_REASONS, SAVED_500, Fault, FaultInjector, Limiter
 from .forms import FormError, parse_form
 from .idempotency import IdempotencyStore
 from .seed import malform
@@ -347,7 +347,7 @@ class StandinApp:
                 code="lock_timeout",
                 headers={"Stripe-Should-Retry": "true"},
             )
-        if kind == Fault.HTTP_500:
+        if kind in (Fault.HTTP_500, *SAVED_500):
             return StripeError(
                 500,
                 "An unknown error occurred. We've already been notified of the problem, but "
@@ -430,11 +430,14 @@ class StandinApp:
                     idem_key = headers.get("idempotency-key")
                 if idem_key is not None:
                     resp, replayed = self._idempotent(
-                        idem_key, endpoint, req.path, params, ident, request_id, extra, version
+                        idem_key, endpoint, req.path, params, ident, request_id, extra, version, fault
                     )
                 else:
                     self._sleep_latency(endpoint, extra)
-                    resp = self._execute(endpoint, ident, params, request_id, None, version)
+                    if fault in SAVED_500:
+                        resp = self._saved_500(fault, endpoint, ident, params, request_id, None, version)
+                    else:
+                        resp = self._execute(endpoint, ident, params, request_id, None, version)
             except StripeError as err:
                 resp = self._error_response(err, request_id)
 
@@ -508,9 +511,12 @@ class StandinApp:
         request_id: str,
         extra_delay: float = 0.0,
         version: str = API_VERSION,
+        fault: str | None = None,
     ) -> tuple[Response, bool]:
         """Run a POST under an idempotency key. The key is claimed before the request's
-        latency, so a concurrent duplicate sees it in use (409) for the whole request."""
+        latency, so a concurrent duplicate sees it in use (409) for the whole request.
+        A ``SAVED_500`` fault saves a 500 under the key (after applying the write for
+        ``500-saved-applied``), as Stripe does for a request that began executing."""
         if len(key) > 255:
             raise invalid("Idempotency keys must be 255 characters or less.", "Idempotency-Key")
         fingerprint = "POST " + path + " " + json.dumps(params, sort_keys=True)
@@ -542,7 +548,10 @@ class StandinApp:
         stored = False
         try:
             self._sleep_latency(endpoint, extra_delay)
-            resp = self._execute(endpoint, ident, params, request_id, key, version)
+            if fault in SAVED_500:
+                resp = self._saved_500(fault, endpoint, ident, params, request_id, key, version)
+            else:
+                resp = self._execute(endpoint, ident, params, request_id, key, version)
             self.idempotency.finish(
                 key, store=True, status=resp.status, body=resp.body, headers=resp.headers
             )
@@ -551,6 +560,26 @@ class StandinApp:
         finally:
             if not stored:
                 self.idempotency.finish(key, store=False)
+
+    def _saved_500(
+        self,
+        fault: str,
+        endpoint: str,
+        ident: str | None,
+        params: dict[str, Any],
+        request_id: str,
+        idem_key: str | None,
+        version: str = API_VERSION,
+    ) -> Response:
+        """The 500 of a request that began executing (and applied its write, for
+        ``500-saved-applied``); a parameter error still answers 400 and saves nothing."""
+        if fault == Fault.HTTP_500_SAVED_APPLIED:
+            self._execute(endpoint, ident, params, request_id, idem_key, version)
+        else:
+            P.validate(endpoint, params)
+        err = self._fault_response(fault)
+        assert isinstance(err, StripeError)
+        return self._error_response(err, request_id)
 
     # ------------------------------------------------------------------ endpoints
     def _execute(

@@ -18,6 +18,10 @@ class Fault:
     CONCURRENCY_ENDPOINT = "429-endpoint-concurrency"
     LOCK_TIMEOUT = "429-lock-timeout"
     HTTP_500 = "500"
+    # A POST that began executing, then failed with a 500 that Stripe saves under the
+    # request's idempotency key and replays to every retry with that key (for 24 h):
+    HTTP_500_SAVED = "500-saved"  # nothing was applied
+    HTTP_500_SAVED_APPLIED = "500-saved-applied"  # the write was applied (events recorded)
     HTTP_502 = "502"
     HTTP_503 = "503"
     RESET_BEFORE = "reset-before"  # connection reset; the request is not applied
@@ -48,6 +52,8 @@ PRE_APPLY = frozenset(
         Fault.RESET_BEFORE,
     ]
 )
+#: 500s saved under the idempotency key (a request without a key just gets the 500)
+SAVED_500 = frozenset([Fault.HTTP_500_SAVED, Fault.HTTP_500_SAVED_APPLIED])
 #: endpoints whose answers contain customers (for MALFORMED_OBJECT)
 OBJECT_ENDPOINTS = frozenset(
     [

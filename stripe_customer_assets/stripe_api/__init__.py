@@ -4,6 +4,7 @@ from stripe_customer_assets.stripe_api.client import (
     ApiStats,
     StripeAccessError,
     StripeApi,
+    StripeReplayedError,
     StripeRequestError,
 )
 from stripe_customer_assets.stripe_api.limiter import EndpointLimiters, RateLimiter
@@ -14,5 +15,6 @@ __all__ = [
     "RateLimiter",
     "StripeAccessError",
     "StripeApi",
+    "StripeReplayedError",
     "StripeRequestError",
 ]

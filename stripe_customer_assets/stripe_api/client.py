@@ -55,6 +55,19 @@ class StripeRequestError(RuntimeError):
         self.param = param
 
 
+class StripeReplayedError(StripeRequestError):
+    """Stripe answered a POST with a failure saved under its idempotency key.
+
+    Stripe saves the result of a request that began executing, a 500 included, and replays
+    it (``Idempotent-Replayed: true``) to every retry with the same key for 24 hours:
+    retrying cannot help, and whether the write happened is unknown until read back.
+    """
+
+    def __init__(self, message: str, *, status: int | None, idempotency_key: str):
+        super().__init__(message, status=status, code=None, param=None)
+        self.idempotency_key = idempotency_key
+
+
 @dataclass
 class ApiStats:
     """Counters for one run; thread-safe."""
@@ -105,6 +118,15 @@ class Reply:
 def _code(err: stripe.StripeError) -> str | None:
     """The error code, from the exception or its error object (the SDK sets one or the other)."""
     return err.code or getattr(getattr(err, "error", None), "code", None)
+
+
+def _replayed_failure(err: stripe.StripeError | ReadError) -> bool:
+    """A 5xx Stripe replayed from the idempotency key (saved when the request began)."""
+    if isinstance(err, ReadError) or err.http_status is None or err.http_status < 500:
+        return False
+    headers = err.headers or {}
+    flag = headers.get("Idempotent-Replayed") or headers.get("idempotent-replayed")
+    return str(flag).lower() == "true"
 
 
 def _endpoint(method: str, path: str) -> str:
@@ -228,6 +250,14 @@ class StripeApi:
                 elapsed = time.monotonic() - sent
                 return Reply(data, text, self._note_server_time(headers), elapsed)
             except (stripe.StripeError, ReadError) as err:
+                if idempotency_key is not None and _replayed_failure(err):
+                    raise StripeReplayedError(
+                        f"Stripe {method.upper()} {path} answered {err.http_status} again, "
+                        "replayed from its idempotency key: the first attempt began and failed, "
+                        "and retrying with the same key cannot change that",
+                        status=err.http_status,
+                        idempotency_key=idempotency_key,
+                    ) from None
                 kind, retryable, slow_down = self._classify(err)
                 if not retryable or attempt >= self.max_retries:
                     raise self._translate(err, method, path) from None
@@ -341,6 +371,11 @@ class StripeApi:
             self._last_date = (value, when)
         self._server_time = (when, time.monotonic())
         return when
+
+    @property
+    def knows_stripe_time(self) -> bool:
+        """True once an answer of Stripe carried its clock (``now`` is then Stripe's)."""
+        return self._server_time is not None
 
     def now(self) -> dt.datetime:
         """Stripe's time (from the last response's Date header), else this machine's clock.

@@ -79,6 +79,7 @@ def export_config(name: str, table: str, state_schema: str, **attributes: Any) -
         "model": f"SELECT * FROM {table}",
         "key": {"column": "email", "stripe_field": "email"},
         "fields": dict(FIELDS),
+        "partial_address": "keep_stripe",  # FIELDS maps two of the address's parts
         "state_schema": state_schema,
     }
     base.update(attributes)
@@ -124,7 +125,13 @@ class Syncer:
             if refresh
             else None
         )
-        plan = make_plan(self.wh, config, self.mirror_schema, sent_keys=sent_keys(self.wh, config))
+        plan = make_plan(
+            self.wh,
+            config,
+            self.mirror_schema,
+            sent_keys=sent_keys(self.wh, config),
+            planned_at=self.api.now(),
+        )
         store_plan(self.wh, config, plan)
         return mirror, plan
 

@@ -13,6 +13,7 @@ def attrs(**overrides):
         "model": "SELECT 1 AS id, 'a@example.com' AS email;",
         "key": {"column": "email", "stripe_field": "email"},
         "fields": {"name": "full_name", "metadata.plan": "plan", "shipping.address.city": "city"},
+        "partial_address": "keep_stripe",
     }
     base.update(overrides)
     return base

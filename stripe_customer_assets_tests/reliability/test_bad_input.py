@@ -89,6 +89,7 @@ def world(standin, wh, mirror_schema, unique_schema) -> World:
         "model": f"SELECT * FROM {accounts}",
         "key": {"column": "email", "stripe_field": "email"},
         "fields": dict(FIELDS),
+        "partial_address": "keep_stripe",
         "state_schema": state,
     }
     api = faulty_api(standin)

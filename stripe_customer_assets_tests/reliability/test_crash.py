@@ -179,6 +179,7 @@ def test_kill_mid_export_between_writes_and_their_recording_repeats_no_create(
         "model": f"SELECT * FROM {accounts}",
         "key": {"column": "email", "stripe_field": "email"},
         "fields": dict(FIELDS),
+        "partial_address": "keep_stripe",
         "state_schema": state_schema,
     }
     config = parse_config(attributes)

@@ -18,8 +18,15 @@ import dagster as dg
 import stripe
 
 from stripe_customer_assets.defs.mirror.assets import stripe_customers
+from stripe_customer_assets.export import (
+    ExportPlanAgeError,
+    apply_plan,
+    make_plan,
+    parse_config,
+    sent_keys,
+    store_plan,
+)
 from stripe_customer_assets.export import apply as apply_module
-from stripe_customer_assets.export import apply_plan, make_plan, parse_config, sent_keys, store_plan
 from stripe_customer_assets.mirror import sync as sync_module
 from stripe_customer_assets.mirror.sync import refresh_mirror
 from stripe_customer_assets.resources import StripeResource, WarehouseResource
@@ -110,7 +117,8 @@ def export(
     api, wh, config = _api(base_url), Warehouse(warehouse_url), parse_config(attributes)
     if replan:
         refresh_mirror(api, wh, schema, concurrency=4)
-        store_plan(wh, config, make_plan(wh, config, schema, sent_keys=sent_keys(wh, config)))
+        plan = make_plan(wh, config, schema, sent_keys=sent_keys(wh, config), planned_at=api.now())
+        store_plan(wh, config, plan)
     if hold_at_flush is not None:
         real_record = apply_module.record_results
         flushes = 0
@@ -123,7 +131,11 @@ def export(
             real_record(*args, **kwargs)
 
         apply_module.record_results = record_then_hold
-    result = apply_plan(config, api, wh, concurrency=4, batch_size=batch_size)
+    try:
+        result = apply_plan(config, api, wh, concurrency=4, batch_size=batch_size)
+    except ExportPlanAgeError as err:
+        results.put({"refused": str(err)})
+        return
     results.put(
         {
             "planned": result.planned_writes,

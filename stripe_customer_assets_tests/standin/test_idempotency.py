@@ -3,6 +3,8 @@ import threading
 import pytest
 import stripe
 
+from stripe_customer_assets.standin import Fault
+
 from .conftest import Api
 
 
@@ -82,3 +84,46 @@ def test_concurrent_requests_with_one_key_create_once(standin):
         "/v1/customers", {"name": "Race"}, headers={"Idempotency-Key": "k-race"}
     )
     assert status == 200 and headers["idempotent-replayed"] == "true"
+
+
+@pytest.mark.parametrize("applied", [False, True])
+def test_a_500_saved_under_a_key_is_replayed_to_every_retry(api, standin, applied):
+    kind = Fault.HTTP_500_SAVED_APPLIED if applied else Fault.HTTP_500_SAVED
+    standin.inject_fault(kind, endpoints="customers.create")
+    h = {"Idempotency-Key": "k-500"}
+    s1, h1, b1 = api.post("/v1/customers", {"name": "Maybe"}, headers=h)
+    s2, h2, b2 = api.post("/v1/customers", {"name": "Maybe"}, headers=h)
+    assert s1 == s2 == 500 and b1 == b2 and b1["error"]["type"] == "api_error"
+    assert "idempotent-replayed" not in h1 and h2["idempotent-replayed"] == "true"
+    assert h2["original-request"] == h1["request-id"]
+    customers = standin.customers()
+    assert len(customers) == (1 if applied else 0)
+    if applied:  # the write happened: its event names the request's key
+        (event,) = standin.events(types=["customer.created"])
+        assert event["request"]["idempotency_key"] == "k-500"
+        assert event["data"]["object"]["id"] == customers[0]["id"]
+    else:
+        assert standin.events() == []
+    # Another key is another request; the saved 500 expires with the key (24 h).
+    assert (
+        api.post("/v1/customers", {"name": "Maybe"}, headers={"Idempotency-Key": "k-2"})[0] == 200
+    )
+    standin.advance_clock(hours=25)
+    s3, h3, _ = api.post("/v1/customers", {"name": "Maybe"}, headers=h)
+    assert s3 == 200 and "idempotent-replayed" not in h3
+    assert len(standin.customers()) == (3 if applied else 2)
+
+
+def test_a_saved_500_without_a_key_applies_or_not_and_saves_nothing(api, standin):
+    standin.inject_fault(Fault.HTTP_500_SAVED_APPLIED, endpoints="customers.create")
+    standin.inject_fault(Fault.HTTP_500_SAVED, endpoints="customers.create")
+    assert api.post("/v1/customers", {"name": "A"})[0] == 500
+    assert api.post("/v1/customers", {"name": "B"})[0] == 500
+    assert [c["name"] for c in standin.customers()] == ["A"]
+
+
+def test_a_saved_500_fault_still_refuses_bad_parameters_without_saving(api, standin):
+    standin.inject_fault(Fault.HTTP_500_SAVED, endpoints="customers.create")
+    h = {"Idempotency-Key": "k-bad"}
+    assert api.post("/v1/customers", {"nonsense": "x"}, headers=h)[0] == 400
+    assert api.post("/v1/customers", {"email": "ok@example.com"}, headers=h)[0] == 200

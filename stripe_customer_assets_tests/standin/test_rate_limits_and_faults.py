@@ -257,6 +257,8 @@ def test_every_fault_kind_is_covered_by_a_test():
         "429-endpoint-concurrency",
         "429-lock-timeout",
         "500",
+        "500-saved",  # test_idempotency.py
+        "500-saved-applied",  # test_idempotency.py
         "502",
         "503",
         "reset-before",
