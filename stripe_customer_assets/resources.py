@@ -16,9 +16,11 @@ from stripe_customer_assets.mirror.table import DEFAULT_SCHEMA
 from stripe_customer_assets.stripe_api import ApiStats, EndpointLimiters, RateLimiter, StripeApi
 from stripe_customer_assets.stripe_api.client import (
     DEFAULT_API_BASE,
+    StripeAccessError,
     default_endpoint_rate_limit,
     default_rate_limit,
 )
+from stripe_customer_assets.stripe_api.keys import ApiKeyError, clean_api_key
 from stripe_customer_assets.warehouse import Warehouse
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +54,15 @@ class StripeResource(dg.ConfigurableResource):
     max_concurrency: int = Field(default=32, description="Worker threads for parallel scans and writes.")
     max_retries: int = Field(default=8, description="Retries of a request on 429, 5xx and connection errors.")
     timeout_s: float = Field(default=30.0, description="Seconds before one HTTP request times out.")
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Check the key's shape as the run starts: surrounding whitespace (a secret file's
+        trailing newline) is fine, anything else a key cannot hold stops the run with a
+        message naming STRIPE_API_KEY, never its value."""
+        try:
+            clean_api_key(self.api_key)
+        except ApiKeyError as err:
+            raise StripeAccessError(str(err)) from None
 
     def effective_rate_limit(self) -> float:
         return self.rate_limit or default_rate_limit(self.api_key or "")

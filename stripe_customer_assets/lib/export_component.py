@@ -3,7 +3,9 @@
     <sync>_plan   the preview: refreshes the mirror (incremental), reads the model, resolves
                   keys against the mirror and stores the plan; blocking checks reject_rate
                   and change_rate. Materializing it alone changes nothing in Stripe.
-    <sync>        the exported customer state: applies the stored plan, one write per row.
+    <sync>        the exported customer state: applies the stored plan, one write per row,
+                  only in a run that asked for this sync (``write_gate``); any other run
+                  skips it.
 
 plus ``<sync>_job`` (plan + sync) and, with ``schedule``, ``<sync>_schedule`` (STOPPED when
 ``enabled: false``). The work is done by ``stripe_customer_assets.export``.
@@ -49,6 +51,7 @@ from stripe_customer_assets.lib.keys import (
     warehouse_kind,
 )
 from stripe_customer_assets.lib.metadata import mirror_metadata
+from stripe_customer_assets.lib.write_gate import example_refusal, write_refusal
 from stripe_customer_assets.mirror.sync import refresh_mirror
 from stripe_customer_assets.resources import StripeResource, WarehouseResource
 from stripe_customer_assets.stripe_api import ApiStats
@@ -102,6 +105,11 @@ class ExportAttributes(dg.Model):
     state_schema: str = Field(
         default="exports", description="Warehouse schema of the plan and state tables."
     )
+    example: bool = Field(
+        default=False,
+        description="An example sync: it writes only to the project's Stripe stand-in; "
+        "against any other account its write step refuses. Remove it once the model is yours.",
+    )
 
 
 class StripeCustomerExport(dg.Component):
@@ -131,12 +139,18 @@ class StripeCustomerExport(dg.Component):
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         try:
-            config = parse_config(self.attributes.model_dump(), base_dir=context.path)
+            config = parse_config(
+                self.attributes.model_dump(exclude={"example"}), base_dir=context.path
+            )
         except ExportConfigError as err:
             raise dg.DagsterInvalidDefinitionError(
                 self._located(context, err.path, str(err))
             ) from None
-        return export_defs(config, lambda path, message: self._located(context, path, message))
+        return export_defs(
+            config,
+            lambda path, message: self._located(context, path, message),
+            example=self.attributes.example,
+        )
 
     def _located(
         self, context: dg.ComponentLoadContext, path: tuple[str, ...], message: str
@@ -155,10 +169,13 @@ class StripeCustomerExport(dg.Component):
 
 
 def export_defs(
-    config: ExportConfig, locate: Callable[[tuple[str, ...], str], str] | None = None
+    config: ExportConfig,
+    locate: Callable[[tuple[str, ...], str], str] | None = None,
+    *,
+    example: bool = False,
 ) -> dg.Definitions:
-    """The sync's assets, job and schedule."""
-    plan_asset, sync_asset = build_plan_asset(config), build_sync_asset(config)
+    """The sync's assets, job and schedule (``example``: writes only to the stand-in)."""
+    plan_asset, sync_asset = build_plan_asset(config), build_sync_asset(config, example=example)
     job = dg.define_asset_job(
         f"{config.name}_job",
         selection=dg.AssetSelection.assets(plan_asset, sync_asset),
@@ -299,20 +316,32 @@ def build_plan_asset(config: ExportConfig) -> dg.AssetsDefinition:
     return _plan
 
 
-def build_sync_asset(config: ExportConfig) -> dg.AssetsDefinition:
+def build_sync_asset(config: ExportConfig, *, example: bool = False) -> dg.AssetsDefinition:
+    """The write step. In a run that did not ask for this sync it materializes nothing."""
     key = sync_key(config)
 
-    @dg.asset(
-        key=key,
-        deps=[plan_key(config)],
-        group_name=EXPORT_GROUP,
-        kinds={"stripe", warehouse_kind()},
-        tags=_tags(config),
+    # A multi_asset so that the asset and its check can both be skipped (can_subset): a run
+    # that did not ask for this sync yields neither (see lib/write_gate.py).
+    @dg.multi_asset(
+        name=config.name,
+        specs=[
+            dg.AssetSpec(
+                key,
+                deps=[plan_key(config)],
+                group_name=EXPORT_GROUP,
+                kinds={"stripe", warehouse_kind()},
+                tags=_tags(config),
+                skippable=True,
+                description=(
+                    f"Stripe customers as exported by '{config.name}': one row per model key "
+                    "with the customer id, the outcome and what was last pushed. Applies the "
+                    f"stored plan, only in a run of {config.name}_job (or one materializing "
+                    "only this sync and its plan); other runs skip it."
+                ),
+            )
+        ],
         pool=stripe_pool(),
-        description=(
-            f"Stripe customers as exported by '{config.name}': one row per model key with the "
-            "customer id, the outcome and what was last pushed. Applies the stored plan."
-        ),
+        can_subset=True,
         check_specs=[
             dg.AssetCheckSpec(
                 "writes_succeeded",
@@ -325,6 +354,17 @@ def build_sync_asset(config: ExportConfig) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, stripe: StripeResource, warehouse: WarehouseResource
     ):
         _refuse_if_disabled(config)
+        refusal = write_refusal(
+            config.name,
+            job_name=context.run.job_name,
+            asset_selection=context.run.asset_selection,
+            tags=context.run.tags,
+        )
+        if refusal is not None:
+            context.log.warning(refusal)
+            return  # no output: the asset is skipped, nothing is sent
+        if example and (message := example_refusal(config.name, stripe.api_key)) is not None:
+            raise dg.Failure(description=message)
         wh = warehouse.warehouse()
         stored = load_plan(wh, config)
         if stored is not None and stored.plan_id != context.run.run_id:
@@ -353,7 +393,7 @@ def build_sync_asset(config: ExportConfig) -> dg.AssetsDefinition:
         if result.failed:
             # Every row's outcome is recorded already (the state table); the run fails.
             raise dg.Failure(description=failed_writes_message(config, result), metadata=metadata)
-        return dg.MaterializeResult(
+        yield dg.MaterializeResult(
             metadata=metadata,
             check_results=[
                 dg.AssetCheckResult(

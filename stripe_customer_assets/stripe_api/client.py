@@ -26,6 +26,7 @@ from typing import Any
 
 import stripe
 
+from stripe_customer_assets.stripe_api.keys import ApiKeyError, clean_api_key, scrub
 from stripe_customer_assets.stripe_api.limiter import EndpointLimiters, RateLimiter
 from stripe_customer_assets.stripe_api.reads import Reader, ReadError
 
@@ -129,6 +130,11 @@ def _replayed_failure(err: stripe.StripeError | ReadError) -> bool:
     return str(flag).lower() == "true"
 
 
+def _header_error(err: stripe.StripeError) -> bool:
+    """``requests`` refused a header value (its message quotes the value: never show it)."""
+    return isinstance(err, stripe.APIConnectionError) and "InvalidHeader" in str(err)
+
+
 def _endpoint(method: str, path: str) -> str:
     """``POST /v1/customers/cus_123`` -> ``POST /v1/customers/{id}`` for counting."""
     return f"{method.upper()} " + re.sub(r"/(cus|evt)_[A-Za-z0-9]+", r"/{id}", path)
@@ -179,12 +185,11 @@ class StripeApi:
         stats: ApiStats | None = None,
         api_version: str | None = None,
     ):
-        if not api_key:
-            raise StripeAccessError(
-                "No Stripe API key: set the STRIPE_API_KEY environment variable "
-                "(a secret key sk_... or a restricted key rk_...)."
-            )
-        self._key_hint = api_key[:8] + "..." + api_key[-4:] if len(api_key) > 16 else "***"
+        try:
+            api_key = clean_api_key(api_key)  # a trailing newline from a secret file: stripped
+        except ApiKeyError as err:
+            raise StripeAccessError(str(err)) from None
+        self._api_key = api_key  # only to scrub it from messages
         self.livemode = "_live_" in api_key  # test and live mode are separate data sets
         self.api_version = pinned_api_version(api_version)
         self.api_base = api_base.rstrip("/")
@@ -292,6 +297,8 @@ class StripeApi:
         """
         if isinstance(err, ReadError):  # a GET answer cut short: reading again is safe
             return "bad-json", True, None
+        if _header_error(err):  # refused before sending: the same headers fail every time
+            return "invalid-header", False, None
         status = err.http_status
         if isinstance(err, stripe.APIConnectionError) or status is None:
             return "connection", True, None
@@ -321,7 +328,14 @@ class StripeApi:
                 param=None,
             )
         status = err.http_status
-        message = err.user_message or str(err) or err.__class__.__name__
+        if _header_error(err):
+            return StripeAccessError(
+                f"Stripe {method.upper()} {path} was not sent: a request header holds a "
+                "character HTTP does not allow. The Authorization header carries STRIPE_API_KEY: "
+                "check it for spaces, line breaks or other invisible characters (its value is "
+                "not shown)."
+            )
+        message = scrub(err.user_message or str(err) or err.__class__.__name__, self._api_key)
         if status is not None and 200 <= status < 300:  # the SDK's message quotes the body
             message = f"Stripe answered {status} with a body that is not JSON"
         if status == 401:

@@ -112,8 +112,14 @@ class Reader:
         try:
             response = self._session().get(url, headers=self.headers, timeout=self.timeout_s)
             text = response.content.decode("utf-8", errors="replace")  # JSON is UTF-8
+        except requests.exceptions.InvalidHeader:
+            # Its message quotes the header value (the key): name the failure only.
+            raise stripe.APIConnectionError(
+                "Request not sent (InvalidHeader): a header value holds a character HTTP does not allow",
+                should_retry=False,
+            ) from None
         except requests.RequestException as err:
-            # requests names the URL and the failure, never the request's headers (the key).
+            # requests names the URL and the failure, not the request's headers (the key).
             raise stripe.APIConnectionError(
                 f"Network error reaching Stripe ({type(err).__name__}): {str(err)[:300]}", should_retry=True
             ) from None

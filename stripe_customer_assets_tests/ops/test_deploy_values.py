@@ -29,6 +29,16 @@ def test_run_queue_and_pool_limits_match_the_projects_dagster_yaml():
     assert not VALUES["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
 
 
+def test_run_monitoring_matches_the_projects_dagster_yaml():
+    """A dead run's pool slot is freed in both places (docs/reliability.md, "A killed run")."""
+    chart, instance = VALUES["dagsterDaemon"]["runMonitoring"], INSTANCE["run_monitoring"]
+    assert chart["enabled"] is instance["enabled"] is True
+    assert chart["pollIntervalSeconds"] == instance["poll_interval_seconds"]
+    assert chart["freeSlotsAfterRunEndSeconds"] == instance["free_slots_after_run_end_seconds"] > 0
+    assert chart["startTimeoutSeconds"] == instance["start_timeout_seconds"]
+    assert chart["cancelTimeoutSeconds"] == instance["cancel_timeout_seconds"]
+
+
 def test_runs_launch_as_kubernetes_jobs_with_the_code_locations_secrets():
     assert VALUES["runLauncher"]["type"] == "K8sRunLauncher"
     (deployment,) = VALUES["dagster-user-deployments"]["deployments"]

@@ -78,9 +78,21 @@ def project_defs(sandbox) -> dg.Definitions:
     )
 
 
-def run_all(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-    job = defs.resolve_implicit_global_asset_job_def()
-    return job.execute_in_process(instance=instance, raise_on_error=False)
+class Runs(list):
+    """"Materialize all" (which never writes to Stripe), then the export's own job."""
+
+    @property
+    def success(self) -> bool:
+        return all(result.success for result in self)
+
+
+def run_all(defs: dg.Definitions, instance: dg.DagsterInstance) -> Runs:
+    everything = defs.resolve_implicit_global_asset_job_def()
+    export = defs.resolve_job_def("secret_export_job")
+    return Runs(
+        job.execute_in_process(instance=instance, raise_on_error=False)
+        for job in (everything, export)
+    )
 
 
 def files_containing(root: Path, needles: list[str]) -> list[str]:
@@ -107,9 +119,10 @@ def warehouse_text(url: str) -> str:
     return "\n".join(out)
 
 
-def failure_messages(result: dg.ExecuteInProcessResult) -> str:
+def failure_messages(results: Runs) -> str:
     return "\n".join(
         e.step_failure_data.error.to_string()
+        for result in results
         for e in result.all_events
         if e.event_type == dg.DagsterEventType.STEP_FAILURE
     )
@@ -193,3 +206,43 @@ def test_the_api_key_appears_nowhere_after_import_and_export_runs(
     assert list(home.rglob("*.db")), "the instance stored its runs under DAGSTER_HOME"
     assert list(home.rglob("compute_logs/*.err")), "and captured the steps' output there"
     assert "rak_customer_write" in stored["event log"], "the errors were stored (and searched)"
+
+
+def test_a_key_with_a_trailing_newline_works_and_appears_nowhere(
+    standin, tmp_path, monkeypatch, capfd
+):
+    """A key read from a secret file keeps its newline: the run works (the key is stripped),
+    and neither the key nor a header quoting it reaches storage, logs or output."""
+    secret = f"sk_test_{MARKER}{uuid.uuid4().hex}"
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    warehouse_url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("STRIPE_API_KEY", secret + "\n")
+    monkeypatch.setenv("STRIPE_API_BASE", standin.base_url)
+    monkeypatch.setenv("WAREHOUSE_URL", warehouse_url)
+    standin.add_api_key(secret)
+    standin.seed_customers(10, seed=52)
+    write_accounts(Warehouse(warehouse_url), "crm.accounts", [account(i) for i in range(1, 4)])
+
+    with create_defs_folder_sandbox() as sandbox:
+        defs = project_defs(sandbox)
+        with dg.DagsterInstance.get() as instance:
+            results = run_all(defs, instance)
+            records = [r for run in instance.get_runs() for r in instance.all_logs(run.run_id)]
+            stored = serialize_value(records) + serialize_value(instance.get_runs())
+
+    assert results.success, failure_messages(results)
+    assert len(standin.customers()) == 10 + 3
+    assert standin.stats()["requests_by_endpoint"].get("customers.create") == 3, "no retries"
+    captured = capfd.readouterr()
+    texts = {
+        "stored": stored,
+        "output": captured.out + captured.err,
+        "warehouse": warehouse_text(warehouse_url),
+    }
+    leaks = [f"{where}: {MARKER}" for where, text in texts.items() if MARKER in text]
+    leaks += files_containing(home, [secret, MARKER])
+    assert leaks == []
+    assert list(home.rglob("compute_logs/*.err")), "the steps' output was captured and searched"
