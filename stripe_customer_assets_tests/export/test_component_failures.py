@@ -10,8 +10,6 @@ import pytest
 from stripe_customer_assets.export import Plan, PlanEntry, read_state
 from stripe_customer_assets.export.age import while_fresh
 from stripe_customer_assets.lib.export_component import (
-    build_plan_asset,
-    build_sync_asset,
     export_defs,
 )
 from stripe_customer_assets.resources import StripeResource
@@ -64,14 +62,13 @@ def test_the_sync_step_alone_applies_a_stored_plan_only_while_it_is_young(
     write_accounts(wh, accounts_table, [account(1), account(2)])
     config = export_config("crm", accounts_table, schemas["state"])
     res = resources(standin, warehouse_url, mirror_schema)
-    plan_asset, sync_asset = build_plan_asset(config), build_sync_asset(config)
-    assert dg.materialize([plan_asset], resources=res).success
+    defs = dg.Definitions.merge(export_defs(config), dg.Definitions(resources=res))
+    job = defs.resolve_job_def("crm_job")
+    assert job.execute_in_process(asset_selection=[dg.AssetKey("crm_plan")]).success
     standin.advance_clock(hours=hours)
 
-    # What "re-execute from failure" runs: the sync step alone, with the stored plan.
-    result = dg.materialize(
-        [plan_asset, sync_asset], selection=[sync_asset], resources=res, raise_on_error=False
-    )
+    # What "re-execute from failure" runs: the sync step alone in its job, with the stored plan.
+    result = job.execute_in_process(asset_selection=[dg.AssetKey("crm")], raise_on_error=False)
 
     assert result.success is applied
     assert len(standin.customers()) == (2 if applied else 0)
