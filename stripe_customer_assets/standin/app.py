@@ -24,6 +24,7 @@ from .errors import StripeError, invalid, no_such
 from .faults import PRE_APPLY, RATE_LIMIT_REASONS, Fault, FaultInjector, Limiter
 from .forms import FormError, parse_form
 from .idempotency import IdempotencyStore
+from .modes import ACCOUNT_CREATED, Datasets, account_object
 from .seed import malform
 from .spec import API_VERSION, OPERATIONS
 from .store import RequestInfo, Store, bad_limit
@@ -57,8 +58,16 @@ PERMISSIONS: dict[str, tuple[str, str]] = {
     "events.list": ("events", "read"),
     "events.retrieve": ("events", "read"),
     "balance.retrieve": ("balance", "read"),
+    # Stripe answers a restricted key's GET /v1/account with a 403 naming this permission
+    # (a Connect permission a key cannot usually be given for its own account).
+    "account.retrieve": ("account", "read"),
 }
-_RAK_NAMES = {"customers": "customer", "events": "event", "balance": "balance"}
+_RAK_NAMES = {
+    "customers": "customer",
+    "events": "event",
+    "balance": "balance",
+    "account": "accounts_kyc_id_numbers",
+}
 PERMISSION_RESOURCES = tuple(_RAK_NAMES)
 WRITE_ENDPOINTS = frozenset(["customers.create", "customers.update", "customers.delete"])
 
@@ -67,6 +76,7 @@ _EXACT_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/v1/customers"): "customers.create",
     ("GET", "/v1/events"): "events.list",
     ("GET", "/v1/balance"): "balance.retrieve",
+    ("GET", "/v1/account"): "account.retrieve",
 }
 _ID_ROUTES: list[tuple[re.Pattern[str], dict[str, str]]] = [
     (
@@ -181,7 +191,10 @@ class StandinApp:
         account_id: str,
         log_size: int,
         seed: int | None,
+        key_accounts: Mapping[str, str] | None = None,
     ):
+        # The data set (account and mode) of the request being handled, per server thread.
+        self._local = threading.local()
         self.store = store
         self.clock = clock
         self.faults = faults
@@ -189,6 +202,9 @@ class StandinApp:
         self.idempotency = idempotency
         self.settings = settings
         self.account_id = account_id
+        self.datasets = Datasets(
+            clock, account_id, store, idempotency, seed=seed, key_accounts=key_accounts
+        )
         self.keys_lock = threading.Lock()
         self.secret_keys: set[str] = set(api_keys)
         self.restricted_keys: dict[str, dict[str, str]] = {}
@@ -198,6 +214,32 @@ class StandinApp:
         self.rng = random.Random(seed)
         self._rng_lock = threading.Lock()
         self.admin_handler: Callable[[Request], Response] | None = None
+
+    # ------------------------------------------------------------------ data sets
+    # ``store`` and ``idempotency`` are those of the account and mode of the request's key
+    # (``modes.Datasets``); outside a request, the default account's test data set.
+    @property
+    def store(self) -> Store:
+        found = getattr(self._local, "store", None)
+        return self._store if found is None else found
+
+    @store.setter
+    def store(self, value: Store) -> None:
+        self._store = value
+
+    @property
+    def idempotency(self) -> IdempotencyStore:
+        found = getattr(self._local, "idempotency", None)
+        return self._idempotency if found is None else found
+
+    @idempotency.setter
+    def idempotency(self, value: IdempotencyStore) -> None:
+        self._idempotency = value
+
+    def _enter_dataset(self, key: str) -> None:
+        account, live = self.datasets.identity(key)
+        self._local.store, self._local.idempotency = self.datasets.get(account, live)
+        self._local.account, self._local.livemode = account, live
 
     # ------------------------------------------------------------------ keys
     def add_restricted_key(self, key: str, permissions: Mapping[str, str]) -> None:
@@ -248,8 +290,9 @@ class StandinApp:
         return key
 
     def _authorize(self, key: str, endpoint: str, headers: Mapping[str, str]) -> None:
+        own = self.datasets.identity(key)[0]
         acct = headers.get("stripe-account")
-        if acct and acct != self.account_id:
+        if acct and acct != own:
             raise StripeError(
                 403,
                 f"The provided key '{mask_key(key, 6)}' does not have access to account "
@@ -268,7 +311,7 @@ class StandinApp:
         raise StripeError(
             403,
             f"The provided key '{mask_key(key, 6)}' does not have the required permissions for "
-            f"this endpoint on account '{self.account_id}'. Having the '{rak}' permission would "
+            f"this endpoint on account '{own}'. Having the '{rak}' permission would "
             "allow this request to continue.",
         )
 
@@ -370,6 +413,7 @@ class StandinApp:
         try:
             try:
                 key = self._authenticate(headers)
+                self._enter_dataset(key)
                 routed = self.route(method, req.path)
                 if routed is None:
                     raise StripeError(
@@ -423,6 +467,7 @@ class StandinApp:
             )
             return resp
         finally:
+            self._local.__dict__.clear()
             if admitted and endpoint is not None:
                 self.limiter.release(endpoint)
             resp.headers.append(("Request-Id", request_id))
@@ -557,7 +602,13 @@ class StandinApp:
                 raise no_such("event", ident or "")
             return Response(200, ev.raw)
         if endpoint == "balance.retrieve":
+            if getattr(self._local, "livemode", False):
+                return Response(200, BALANCE_BODY.replace(b'"livemode":false', b'"livemode":true'))
             return Response(200, BALANCE_BODY)
+        if endpoint == "account.retrieve":
+            P.check_expand(p.get("expand"), "account")
+            account = getattr(self._local, "account", self.account_id)
+            return self._json(account_object(account, ACCOUNT_CREATED))
         info = RequestInfo(request_id, idem_key)
         if endpoint == "customers.create":
             expand = P.check_expand(p.get("expand"), "customer")

@@ -113,6 +113,7 @@ class Store:
         self.clock = clock
         self.rng = random.Random(None if seed is None else f"store-{seed}")
         self.retention_seconds = retention_seconds
+        self.livemode = False  # a live-mode data set: its objects and events say so
         self._seq = 0
         self.customers: dict[str, CustomerRecord] = {}
         self._cust_keys: list[int] = []
@@ -207,6 +208,8 @@ class Store:
             json.dumps(req.idempotency_key),
             type_,
         )
+        if self.livemode:
+            text = text.replace('"livemode":false,"pending', '"livemode":true,"pending')
         head, _, rest = text.encode("utf-8").partition(b"\x00OBJ\x00")
         mid, _, tail = rest.partition(b"\x00PREV\x00")
         raw = head + obj_raw + mid + prev + tail
@@ -316,6 +319,7 @@ class Store:
             cust = apply_params(
                 new_customer(cid, now, self.invoice_prefix()), params, creating=True
             )
+            cust["livemode"] = self.livemode
             raw = dumps(cust)
             self.insert_customer_raw(cid, now, cust.get("email"), raw, event=True, req=req)
             return cust
