@@ -38,6 +38,7 @@ from stripe_customer_assets.mirror.events import (
     events_since,
     newest_event,
 )
+from stripe_customer_assets.mirror.identity import check_identity
 from stripe_customer_assets.mirror.scan import PAGE_SIZE, ScanPage, scan_customers
 from stripe_customer_assets.mirror.store import (
     SOURCE_COLUMNS,
@@ -162,6 +163,7 @@ def refresh_mirror(
     # share the scan table, and a run holding older events could commit after one holding
     # newer ones and put older customer states back. The second refresh waits, then runs.
     with warehouse.exclusive(f"mirror-refresh:{schema}"):
+        check_identity(api, warehouse, schema)  # a key of another account or mode stops here
         with warehouse.begin() as conn:
             ensure_tables(conn, schema)
             cursor = read_cursor(conn, schema)
