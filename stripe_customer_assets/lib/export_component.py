@@ -48,6 +48,8 @@ from stripe_customer_assets.lib.keys import (
     warehouse_kind,
 )
 from stripe_customer_assets.lib.metadata import mirror_metadata
+from stripe_customer_assets.mirror.identity import MirrorIdentityError, check_identity
+from stripe_customer_assets.mirror.mass_delete import MassDeleteRefused
 from stripe_customer_assets.mirror.sync import refresh_mirror
 from stripe_customer_assets.resources import StripeResource, WarehouseResource
 from stripe_customer_assets.stripe_api import ApiStats
@@ -239,9 +241,12 @@ def build_plan_asset(config: ExportConfig) -> dg.AssetsDefinition:
         _refuse_if_disabled(config)
         started = time.monotonic()
         wh, schema = warehouse.warehouse(), warehouse.mirror_schema
-        mirror = refresh_mirror(
-            stripe.api(ApiStats()), wh, schema, concurrency=stripe.max_concurrency
-        )
+        try:
+            mirror = refresh_mirror(
+                stripe.api(ApiStats()), wh, schema, concurrency=stripe.max_concurrency
+            )
+        except (MirrorIdentityError, MassDeleteRefused) as err:
+            raise dg.Failure(description=str(err)) from err
         if mirror.changed or mirror.mode == "full":
             # The mirror table changed in this step: say so on its own asset.
             context.log_event(
@@ -322,11 +327,13 @@ def build_sync_asset(config: ExportConfig) -> dg.AssetsDefinition:
                 f"{stored.planned_at:%Y-%m-%d %H:%M:%S} UTC; materialize {config.name}_plan "
                 "in the same run for a fresh one"
             )
+        api = stripe.api(ApiStats())
         try:
-            result = apply_plan(
-                config, stripe.api(ApiStats()), wh, concurrency=stripe.max_concurrency, plan=stored
-            )
-        except ExportError as err:
+            # The plan's customer ids come from the mirror: a key of another account or
+            # mode would update ids it cannot see and create what the mirror already has.
+            check_identity(api, wh, warehouse.mirror_schema, record=False, what=f"the export sync '{config.name}'")
+            result = apply_plan(config, api, wh, concurrency=stripe.max_concurrency, plan=stored)
+        except (ExportError, MirrorIdentityError) as err:
             raise dg.Failure(description=str(err)) from err
         figures = apply_figures(result)
         context.log.info(

@@ -77,3 +77,15 @@ def mark_missing_deleted(conn: Connection, schema: str, seen: str, version: int,
         {"now": now, "version": version},
     )
     return int(result.rowcount or 0)
+
+
+def count_missing(conn: Connection, schema: str, seen: str) -> tuple[int, int]:
+    """(live rows, live rows not in ``seen``): what ``mark_missing_deleted`` would mark."""
+    target = customers_table(schema)
+    row = conn.execute(
+        sa.text(
+            f"SELECT COUNT(*), SUM(CASE WHEN NOT EXISTS (SELECT 1 FROM {seen} s WHERE s.id = t.id) "
+            f"THEN 1 ELSE 0 END) FROM {target} t WHERE NOT t.deleted"
+        )
+    ).one()
+    return int(row[0] or 0), int(row[1] or 0)
