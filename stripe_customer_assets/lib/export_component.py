@@ -52,7 +52,7 @@ from stripe_customer_assets.mirror.identity import MirrorIdentityError, check_id
 from stripe_customer_assets.mirror.mass_delete import MassDeleteRefused
 from stripe_customer_assets.mirror.sync import refresh_mirror
 from stripe_customer_assets.resources import StripeResource, WarehouseResource
-from stripe_customer_assets.stripe_api import ApiStats
+from stripe_customer_assets.stripe_api import ApiStats, StripeAccessError
 
 CHECKS = {"max_reject_percent": "reject_rate", "max_change_percent": "change_rate"}
 
@@ -333,7 +333,7 @@ def build_sync_asset(config: ExportConfig) -> dg.AssetsDefinition:
             # mode would update ids it cannot see and create what the mirror already has.
             check_identity(api, wh, warehouse.mirror_schema, record=False, what=f"the export sync '{config.name}'")
             result = apply_plan(config, api, wh, concurrency=stripe.max_concurrency, plan=stored)
-        except (ExportError, MirrorIdentityError) as err:
+        except (ExportError, MirrorIdentityError, StripeAccessError) as err:
             raise dg.Failure(description=str(err)) from err
         figures = apply_figures(result)
         context.log.info(
