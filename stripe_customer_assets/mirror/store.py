@@ -80,12 +80,15 @@ def mark_missing_deleted(conn: Connection, schema: str, seen: str, version: int,
 
 
 def count_missing(conn: Connection, schema: str, seen: str) -> tuple[int, int]:
-    """(live rows, live rows not in ``seen``): what ``mark_missing_deleted`` would mark."""
+    """(live rows, live rows not in ``seen``): what ``mark_missing_deleted`` would mark.
+
+    An anti-join by ``LEFT JOIN .. IS NULL`` (PostgreSQL plans it as a hash anti-join on a
+    freshly filled scan table, where ``NOT EXISTS`` took seconds per 100,000 rows).
+    """
     target = customers_table(schema)
-    row = conn.execute(
-        sa.text(
-            f"SELECT COUNT(*), SUM(CASE WHEN NOT EXISTS (SELECT 1 FROM {seen} s WHERE s.id = t.id) "
-            f"THEN 1 ELSE 0 END) FROM {target} t WHERE NOT t.deleted"
-        )
-    ).one()
-    return int(row[0] or 0), int(row[1] or 0)
+    live = conn.exec_driver_sql(f"SELECT COUNT(*) FROM {target} WHERE NOT deleted").scalar()
+    missing = conn.exec_driver_sql(
+        f"SELECT COUNT(*) FROM {target} t LEFT JOIN {seen} s ON s.id = t.id "
+        "WHERE NOT t.deleted AND s.id IS NULL"
+    ).scalar()
+    return int(live or 0), int(missing or 0)
