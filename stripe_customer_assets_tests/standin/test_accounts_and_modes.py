@@ -104,3 +104,12 @@ def test_the_admin_api_reaches_another_mode_and_account(standin):
     call("POST", "keys", {"key": "sk_live_third000000000", "account_id": "acct_1Third"})
     assert standin.key_identity("sk_live_third000000000") == ("acct_1Third", True)
     assert STANDIN_API_KEY in standin.api_keys
+
+
+def test_the_command_line_assigns_keys_to_accounts():
+    from stripe_customer_assets.standin.__main__ import build_parser
+
+    args = build_parser().parse_args(["--api-key", LIVE, "--key-account", f"{LIVE}={OTHER_ACCOUNT}"])
+    assert dict(args.key_account) == {LIVE: OTHER_ACCOUNT}
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--key-account", "no-equals-sign"])
