@@ -27,7 +27,7 @@ import datetime as dt
 import logging
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -56,8 +56,8 @@ class Identity:
 
     def describe(self) -> str:
         mode = f"{self.mode}-mode" if self.mode else "unknown-mode"
-        account = self.account_id or "an unknown account"
-        return f"{mode} data of Stripe account {account}"
+        account = f"Stripe account {self.account_id}" if self.account_id else "an unknown Stripe account"
+        return f"{mode} data of {account}"
 
 
 def identity_table(schema: str) -> str:
@@ -204,7 +204,10 @@ def check_identity(
         holds, held_mode = _held_mode(conn, schema)
     if recorded is not None and recorded.salt and recorded.key_fingerprint == api.key_fingerprint(recorded.salt):
         return recorded  # the key that last matched: same account, same mode, no call
-    held = recorded if recorded is not None else (Identity(None, held_mode) if holds else None)
+    if recorded is not None:
+        held: Identity | None = replace(recorded, mode=recorded.mode or held_mode)
+    else:
+        held = Identity(None, held_mode) if holds else None
     if held is None and not record:
         return None
     account_id, source = key_account(api)

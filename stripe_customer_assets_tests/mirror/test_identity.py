@@ -144,7 +144,7 @@ def test_a_mirror_from_before_the_record_takes_its_mode_from_the_customers_json(
         conn.exec_driver_sql(f'DROP TABLE "{mirror_schema}"."mirror_identity"')
     before = dump_tables(wh, [mirror_schema])
 
-    with pytest.raises(MirrorIdentityError, match="holds test-mode data of Stripe account an unknown account"):
+    with pytest.raises(MirrorIdentityError, match="holds test-mode data of an unknown Stripe account"):
         refresh_mirror(client(standin, LIVE_KEY), wh, mirror_schema)
     assert dump_tables(wh, [mirror_schema]) == before
 
