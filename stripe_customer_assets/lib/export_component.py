@@ -52,9 +52,11 @@ from stripe_customer_assets.lib.keys import (
 )
 from stripe_customer_assets.lib.metadata import mirror_metadata
 from stripe_customer_assets.lib.write_gate import example_refusal, write_refusal
+from stripe_customer_assets.mirror.identity import MirrorIdentityError, check_identity
+from stripe_customer_assets.mirror.mass_delete import MassDeleteRefused
 from stripe_customer_assets.mirror.sync import refresh_mirror
 from stripe_customer_assets.resources import StripeResource, WarehouseResource
-from stripe_customer_assets.stripe_api import ApiStats
+from stripe_customer_assets.stripe_api import ApiStats, StripeAccessError
 
 CHECKS = {"max_reject_percent": "reject_rate", "max_change_percent": "change_rate"}
 
@@ -264,7 +266,10 @@ def build_plan_asset(config: ExportConfig) -> dg.AssetsDefinition:
         started = time.monotonic()
         wh, schema = warehouse.warehouse(), warehouse.mirror_schema
         api = stripe.api(ApiStats())
-        mirror = refresh_mirror(api, wh, schema, concurrency=stripe.max_concurrency)
+        try:
+            mirror = refresh_mirror(api, wh, schema, concurrency=stripe.max_concurrency)
+        except (MirrorIdentityError, MassDeleteRefused) as err:
+            raise dg.Failure(description=str(err)) from err
         if mirror.changed or mirror.mode == "full":
             # The mirror table changed in this step: say so on its own asset.
             context.log_event(
@@ -373,11 +378,13 @@ def build_sync_asset(config: ExportConfig, *, example: bool = False) -> dg.Asset
                 f"{stored.planned_at:%Y-%m-%d %H:%M:%S} UTC; materialize {config.name}_plan "
                 "in the same run for a fresh one"
             )
+        api = stripe.api(ApiStats())
         try:
-            result = apply_plan(
-                config, stripe.api(ApiStats()), wh, concurrency=stripe.max_concurrency, plan=stored
-            )
-        except ExportError as err:
+            # The plan's customer ids come from the mirror: a key of another account or
+            # mode would update ids it cannot see and create what the mirror already has.
+            check_identity(api, wh, warehouse.mirror_schema, record=False, what=f"the export sync '{config.name}'")
+            result = apply_plan(config, api, wh, concurrency=stripe.max_concurrency, plan=stored)
+        except (ExportError, MirrorIdentityError, StripeAccessError) as err:
             raise dg.Failure(description=str(err)) from err
         figures = apply_figures(result)
         context.log.info(

@@ -100,3 +100,18 @@ def mark_missing_deleted(
         {"now": now, "version": version},
     )
     return int(result.rowcount or 0)
+
+
+def count_missing(conn: Connection, schema: str, seen: str) -> tuple[int, int]:
+    """(live rows, live rows not in ``seen``): what ``mark_missing_deleted`` would mark.
+
+    An anti-join by ``LEFT JOIN .. IS NULL`` (PostgreSQL plans it as a hash anti-join on a
+    freshly filled scan table, where ``NOT EXISTS`` took seconds per 100,000 rows).
+    """
+    target = customers_table(schema)
+    live = conn.exec_driver_sql(f"SELECT COUNT(*) FROM {target} WHERE NOT deleted").scalar()
+    missing = conn.exec_driver_sql(
+        f"SELECT COUNT(*) FROM {target} t LEFT JOIN {seen} s ON s.id = t.id "
+        "WHERE NOT t.deleted AND s.id IS NULL"
+    ).scalar()
+    return int(live or 0), int(missing or 0)

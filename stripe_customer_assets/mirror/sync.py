@@ -38,6 +38,8 @@ from stripe_customer_assets.mirror.events import (
     events_since,
     newest_event,
 )
+from stripe_customer_assets.mirror.identity import check_identity
+from stripe_customer_assets.mirror.mass_delete import DeleteGuard, guard_full_scan
 from stripe_customer_assets.mirror.scan import PAGE_SIZE, ScanPage, scan_customers
 from stripe_customer_assets.mirror.store import (
     SOURCE_COLUMNS,
@@ -153,11 +155,13 @@ def refresh_mirror(
     concurrency: int = 16,
     retention: dt.timedelta = EVENT_RETENTION,
     before_commit: Callable[[], None] | None = None,
+    delete_guard: DeleteGuard | None = None,
 ) -> MirrorResult:
     """Bring ``<schema>.customers`` up to date with the Stripe account behind ``api``.
 
     ``before_commit`` runs after everything was fetched and just before the final
-    transaction (a hook for fault-injection tests).
+    transaction (a hook for fault-injection tests). ``delete_guard``: how many customers a
+    full scan may mark deleted unasked (``mass_delete.py``; default 20% and more than 10).
     """
     started = time.monotonic()
     calls_before = api.stats.calls
@@ -165,6 +169,7 @@ def refresh_mirror(
     # share the scan table, and a run holding older events could commit after one holding
     # newer ones and put older customer states back. The second refresh waits, then runs.
     with warehouse.exclusive(f"mirror-refresh:{schema}"):
+        check_identity(api, warehouse, schema)  # a key of another account or mode stops here
         with warehouse.begin() as conn:
             ensure_tables(conn, schema)
             cursor = read_cursor(conn, schema)
@@ -176,7 +181,10 @@ def refresh_mirror(
             except CursorExpired as err:
                 reason = f"cursor expired: {err}"
         if result is None:
-            result = _full_scan(api, warehouse, schema, reason or "", concurrency, before_commit, cursor=cursor)
+            guard = (delete_guard or DeleteGuard(), full_refresh)
+            result = _full_scan(
+                api, warehouse, schema, reason or "", concurrency, before_commit, cursor=cursor, guard=guard
+            )
     result.api_calls = api.stats.calls - calls_before
     result.api = api.stats.snapshot()
     result.duration_s = time.monotonic() - started
@@ -491,8 +499,10 @@ def _full_scan(
     before_commit: Callable[[], None] | None,
     *,
     cursor: Cursor | None = None,
+    guard: tuple[DeleteGuard, bool] = (DeleteGuard(), False),
 ) -> MirrorResult:
-    """``cursor``: the mirror's cursor as read by this refresh (it holds the mirror)."""
+    """``cursor``: the mirror's cursor as read by this refresh (it holds the mirror);
+    ``guard``: the delete guard and whether a full refresh was asked for."""
     result = MirrorResult(mode="full", reason=reason)
     scan = _scan_table(schema)
     started = time.monotonic()
@@ -536,6 +546,7 @@ def _full_scan(
     result.timings["scan_cpu_s"] = result.scan.cpu_s
     if before_commit:
         before_commit()
+    guard_full_scan(warehouse, schema, scan, guard[0], full_refresh=guard[1])  # too many deletes: stop
     committing = time.monotonic()
     now = _now()
     with warehouse.begin() as conn:

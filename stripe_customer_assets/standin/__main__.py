@@ -74,6 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--account-id", default=None)
     p.add_argument(
+        "--key-account",
+        action="append",
+        type=lambda item: tuple(item.split("=", 1)) if "=" in item else _bad_key_account(item),
+        default=[],
+        metavar="KEY=ACCOUNT",
+        help="the account a key belongs to (repeatable; default the stand-in's account)",
+    )
+    p.add_argument(
         "--seed-customers",
         type=int,
         default=0,
@@ -172,6 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _bad_key_account(item: str) -> tuple[str, str]:
+    raise argparse.ArgumentTypeError(f"expected KEY=ACCOUNT (e.g. sk_live_x=acct_1Other), got {item!r}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.write_spec_subset is not None:
@@ -187,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         api_keys=args.api_keys or [STANDIN_API_KEY],
         restricted_keys=dict(args.restricted_key),
+        key_accounts=dict(args.key_account),
         latency_read=args.latency_read,
         latency_write=args.latency_write,
         latency_jitter=args.latency_jitter,

@@ -70,6 +70,8 @@ class AdminHandler:
         self, method: str, path: str, q: dict[str, list[str]], body: dict[str, Any]
     ) -> Response:
         s = self.s
+        if _flag(q, "livemode") or q.get("account"):  # the data of another account or mode
+            s = s.dataset(livemode=_flag(q, "livemode"), account_id=(q.get("account") or [None])[0])
         route = path[len("/_standin/") :].rstrip("/")
         if method == "GET" and route == "health":
             return _ok({"ok": True, "base_url": s.base_url, "now": s.now()})
@@ -115,9 +117,9 @@ class AdminHandler:
             return _ok(s.config()["faults"])
         if route == "keys" and method == "POST":
             if body.get("permissions") is not None:
-                s.add_restricted_key(body["key"], body["permissions"])
+                s.add_restricted_key(body["key"], body["permissions"], body.get("account_id"))
             else:
-                s.add_api_key(body["key"])
+                s.add_api_key(body["key"], body.get("account_id"))
             return _ok({"ok": True})
         if route.startswith("keys/") and method == "DELETE":
             s.remove_api_key(unquote(route[5:]))

@@ -24,6 +24,7 @@ from .errors import StripeError, invalid, no_such
 from .faults import PRE_APPLY, RATE_LIMIT_REASONS, SAVED_500, Fault, FaultInjector, Limiter
 from .forms import FormError, parse_form
 from .idempotency import IdempotencyStore
+from .modes import ACCOUNT_CREATED, Datasets, account_object
 from .seed import malform
 from .spec import API_VERSION, OPERATIONS
 from .store import RequestInfo, Store, bad_limit
@@ -64,8 +65,17 @@ PERMISSIONS: dict[str, tuple[str, str]] = {
     "test_clocks.create": ("test_clocks", "write"),
     "test_clocks.delete": ("test_clocks", "write"),
     "test_clocks.advance": ("test_clocks", "write"),
+    # Stripe answers a restricted key's GET /v1/account with a 403 naming this permission
+    # (a Connect permission a key cannot usually be given for its own account).
+    "account.retrieve": ("account", "read"),
 }
-_RAK_NAMES = {"customers": "customer", "events": "event", "balance": "balance", "test_clocks": "test_clock"}
+_RAK_NAMES = {
+    "customers": "customer",
+    "events": "event",
+    "balance": "balance",
+    "test_clocks": "test_clock",
+    "account": "accounts_kyc_id_numbers",
+}
 PERMISSION_RESOURCES = tuple(_RAK_NAMES)
 WRITE_ENDPOINTS = frozenset(
     [
@@ -85,6 +95,7 @@ _EXACT_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/v1/balance"): "balance.retrieve",
     ("GET", "/v1/test_helpers/test_clocks"): "test_clocks.list",
     ("POST", "/v1/test_helpers/test_clocks"): "test_clocks.create",
+    ("GET", "/v1/account"): "account.retrieve",
 }
 _ID_ROUTES: list[tuple[re.Pattern[str], dict[str, str]]] = [
     (
@@ -204,7 +215,10 @@ class StandinApp:
         account_id: str,
         log_size: int,
         seed: int | None,
+        key_accounts: Mapping[str, str] | None = None,
     ):
+        # The data set (account and mode) of the request being handled, per server thread.
+        self._local = threading.local()
         self.store = store
         self.clock = clock
         self.faults = faults
@@ -212,6 +226,9 @@ class StandinApp:
         self.idempotency = idempotency
         self.settings = settings
         self.account_id = account_id
+        self.datasets = Datasets(
+            clock, account_id, store, idempotency, seed=seed, key_accounts=key_accounts
+        )
         self.keys_lock = threading.Lock()
         self.secret_keys: set[str] = set(api_keys)
         self.restricted_keys: dict[str, dict[str, str]] = {}
@@ -221,6 +238,32 @@ class StandinApp:
         self.rng = random.Random(seed)
         self._rng_lock = threading.Lock()
         self.admin_handler: Callable[[Request], Response] | None = None
+
+    # ------------------------------------------------------------------ data sets
+    # ``store`` and ``idempotency`` are those of the account and mode of the request's key
+    # (``modes.Datasets``); outside a request, the default account's test data set.
+    @property
+    def store(self) -> Store:
+        found = getattr(self._local, "store", None)
+        return self._store if found is None else found
+
+    @store.setter
+    def store(self, value: Store) -> None:
+        self._store = value
+
+    @property
+    def idempotency(self) -> IdempotencyStore:
+        found = getattr(self._local, "idempotency", None)
+        return self._idempotency if found is None else found
+
+    @idempotency.setter
+    def idempotency(self, value: IdempotencyStore) -> None:
+        self._idempotency = value
+
+    def _enter_dataset(self, key: str) -> None:
+        account, live = self.datasets.identity(key)
+        self._local.store, self._local.idempotency = self.datasets.get(account, live)
+        self._local.account, self._local.livemode = account, live
 
     # ------------------------------------------------------------------ keys
     def add_restricted_key(self, key: str, permissions: Mapping[str, str]) -> None:
@@ -271,8 +314,9 @@ class StandinApp:
         return key
 
     def _authorize(self, key: str, endpoint: str, headers: Mapping[str, str]) -> None:
+        own = self.datasets.identity(key)[0]
         acct = headers.get("stripe-account")
-        if acct and acct != self.account_id:
+        if acct and acct != own:
             raise StripeError(
                 403,
                 f"The provided key '{mask_key(key, 6)}' does not have access to account "
@@ -291,7 +335,7 @@ class StandinApp:
         raise StripeError(
             403,
             f"The provided key '{mask_key(key, 6)}' does not have the required permissions for "
-            f"this endpoint on account '{self.account_id}'. Having the '{rak}' permission would "
+            f"this endpoint on account '{own}'. Having the '{rak}' permission would "
             "allow this request to continue.",
         )
 
@@ -393,6 +437,7 @@ class StandinApp:
         try:
             try:
                 key = self._authenticate(headers)
+                self._enter_dataset(key)
                 routed = self.route(method, req.path)
                 if routed is None:
                     raise StripeError(
@@ -452,6 +497,7 @@ class StandinApp:
             )
             return resp
         finally:
+            self._local.__dict__.clear()
             if admitted and endpoint is not None:
                 self.limiter.release(endpoint)
             resp.headers.append(("Request-Id", request_id))
@@ -643,7 +689,13 @@ class StandinApp:
                 raise no_such("event", ident or "")
             return Response(200, ev.raw)
         if endpoint == "balance.retrieve":
+            if getattr(self._local, "livemode", False):
+                return Response(200, BALANCE_BODY.replace(b'"livemode":false', b'"livemode":true'))
             return Response(200, BALANCE_BODY)
+        if endpoint == "account.retrieve":
+            P.check_expand(p.get("expand"), "account")
+            account = getattr(self._local, "account", self.account_id)
+            return self._json(account_object(account, ACCOUNT_CREATED))
         info = RequestInfo(request_id, idem_key)
         if endpoint.startswith("test_clocks."):
             return self._test_clocks(endpoint, ident, p, info)

@@ -3,6 +3,7 @@ connection) and ``StripeStandin``, the public entry point."""
 
 from __future__ import annotations
 
+import copy
 import gc
 import http.server
 import json
@@ -268,6 +269,7 @@ class StripeStandin:
         api_keys: Iterable[str] = (STANDIN_API_KEY,),
         restricted_keys: Mapping[str, Mapping[str, str]] | None = None,
         account_id: str = DEFAULT_ACCOUNT_ID,
+        key_accounts: Mapping[str, str] | None = None,
         latency_read: float = 0.0,
         latency_write: float = 0.0,
         latency_jitter: float = 0.0,
@@ -317,6 +319,7 @@ class StripeStandin:
             account_id=account_id,
             log_size=request_log_size,
             seed=seed,
+            key_accounts=key_accounts,
         )
         from .admin import AdminHandler
 
@@ -407,9 +410,11 @@ class StripeStandin:
                 self.limits.endpoint_rate_limits = dict(v or {})
                 limits_changed = True
             elif k == "event_retention_days":
-                self.store.retention_seconds = float(v) * DAY
+                for store, _ in self.app.datasets.all():
+                    store.retention_seconds = float(v) * DAY
             elif k == "idempotency_ttl_hours":
-                self.idempotency.ttl_seconds = float(v) * 3600
+                for _, idempotency in self.app.datasets.all():
+                    idempotency.ttl_seconds = float(v) * 3600
             elif k == "fault_seed":
                 self.fault_injector.reseed(v)
             elif k == "api_version":
@@ -480,14 +485,40 @@ class StripeStandin:
         self.fault_injector.clear()
 
     # ------------------------------------------------------------------ keys
-    def add_api_key(self, key: str) -> None:
+    def add_api_key(self, key: str, account_id: str | None = None) -> None:
+        """Accept ``key`` (a key of ``account_id``, default the stand-in's account); a
+        ``sk_live_`` key reaches that account's live data, any other key its test data."""
+        self.app.datasets.assign(key, account_id)
         with self.app.keys_lock:
             self.app.secret_keys.add(key)
         if key not in self.api_keys:
             self.api_keys.append(key)
 
-    def add_restricted_key(self, key: str, permissions: Mapping[str, str]) -> None:
+    def add_restricted_key(
+        self, key: str, permissions: Mapping[str, str], account_id: str | None = None
+    ) -> None:
+        self.app.datasets.assign(key, account_id)
         self.app.add_restricted_key(key, permissions)
+
+    # ------------------------------------------------------------------ accounts and modes
+    def dataset(self, *, livemode: bool = False, account_id: str | None = None) -> Self:
+        """The data of one account's mode (default: the stand-in's account, test mode).
+
+        The answer offers the data methods of the stand-in (``create_customer``,
+        ``update_customer``, ``delete_customer``, ``seed_customers``,
+        ``inject_malformed_customers``, ``customers``, ``all_customers``, ``customer``,
+        ``events``, ``stats``, ``reset``) on that data set; the server, its knobs and keys are
+        shared. ``standin.dataset(livemode=True)`` is what a ``sk_live_`` key sees.
+        """
+        view = copy.copy(self)
+        view.store, view.idempotency = self.app.datasets.get(account_id, livemode)
+        if view.store is not self.store:
+            view._seed_tag = f"-{account_id or self.account_id}-{'live' if livemode else 'test'}"
+        return view
+
+    def key_identity(self, key: str) -> tuple[str, bool]:
+        """(account id, livemode) of a key."""
+        return self.app.datasets.identity(key)
 
     def remove_api_key(self, key: str) -> None:
         with self.app.keys_lock:
@@ -547,9 +578,13 @@ class StripeStandin:
         (only those within the retention window are visible). Fast enough for a million.
         """
         now_i = int(self.clock.now()) if now is None else int(now)
+        tag = getattr(self, "_seed_tag", "")  # another account or mode: other ids
         rows = generate_customers(
-            n, seed, now=now_i, span_days=span_days, start_index=len(self.store.customers)
+            n, f"{seed}{tag}" if tag else seed, now=now_i, span_days=span_days,  # type: ignore[arg-type]
+            start_index=len(self.store.customers),
         )
+        if self.store.livemode:
+            rows = ((c, t, e, r.replace(b'"livemode":false', b'"livemode":true', 1)) for c, t, e, r in rows)
         if n < 50000:
             return self.store.bulk_insert(rows, events=record_events)
         # Millions of long-lived objects: keep the cyclic GC from scanning them while they are

@@ -20,6 +20,7 @@ API_VERSION = "2023-08-16"
 
 #: endpoint name -> (HTTP method, path template) for every operation the stand-in serves.
 OPERATIONS: dict[str, tuple[str, str]] = {
+    "account.retrieve": ("get", "/v1/account"),
     "customers.list": ("get", "/v1/customers"),
     "customers.create": ("post", "/v1/customers"),
     "customers.retrieve": ("get", "/v1/customers/{customer}"),

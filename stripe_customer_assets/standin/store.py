@@ -120,6 +120,7 @@ class Store:
         self.retention_seconds = retention_seconds
         # The account's default API version: events are rendered in it when they are created.
         self.api_version = API_VERSION
+        self.livemode = False  # a live-mode data set: its objects and events say so
         self._seq = 0
         self.customers: dict[str, CustomerRecord] = {}
         self._cust_keys: list[int] = []
@@ -228,6 +229,8 @@ class Store:
             json.dumps(req.idempotency_key),
             type_,
         )
+        if self.livemode:
+            text = text.replace('"livemode":false,"pending', '"livemode":true,"pending')
         head, _, rest = text.encode("utf-8").partition(b"\x00OBJ\x00")
         mid, _, tail = rest.partition(b"\x00PREV\x00")
         raw = head + obj_raw + mid + prev + tail
@@ -343,6 +346,7 @@ class Store:
             )
             if clock_id:
                 cust["test_clock"] = clock_id
+            cust["livemode"] = self.livemode
             raw = dumps(cust)
             self.insert_customer_raw(
                 cid, created, cust.get("email"), raw, event=True, req=req, test_clock=clock_id

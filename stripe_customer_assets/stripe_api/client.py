@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import hashlib
 import os
 import random
 import re
@@ -156,6 +157,15 @@ def default_rate_limit(api_key: str) -> float:
     return 90.0 if "_live_" in api_key else 20.0
 
 
+def key_mode(api_key: str) -> str | None:
+    """``"live"`` or ``"test"`` from the key's prefix (``sk_live_``, ``rk_test_``, ...), else None.
+
+    Every Stripe secret and restricted key says its mode (https://docs.stripe.com/keys).
+    """
+    match = re.match(r"^(?:sk|rk)_(live|test)_", api_key)
+    return match.group(1) if match else None
+
+
 def default_endpoint_rate_limit() -> float:
     """Stripe allows 25 requests/s on each endpoint unless it raised the account's limits."""
     return 0.9 * STRIPE_ENDPOINT_RATE_LIMIT
@@ -190,7 +200,9 @@ class StripeApi:
         except ApiKeyError as err:
             raise StripeAccessError(str(err)) from None
         self._api_key = api_key  # only to scrub it from messages
-        self.livemode = "_live_" in api_key  # test and live mode are separate data sets
+        self.mode = key_mode(api_key)  # "test" | "live" | None: the data set the key reaches
+        self.livemode = self.mode == "live"  # test and live mode are separate data sets
+        self._key_digest = hashlib.sha256(api_key.encode()).digest()
         self.api_version = pinned_api_version(api_version)
         self.api_base = api_base.rstrip("/")
         self.limiter = limiter or RateLimiter(rate_limit or default_rate_limit(api_key))
@@ -403,6 +415,10 @@ class StripeApi:
         return when + dt.timedelta(seconds=time.monotonic() - at)
 
     # -- conveniences ---------------------------------------------------------------
+
+    def key_fingerprint(self, salt: str) -> str:
+        """A short salted digest of the key: says "the same key as before", reveals nothing."""
+        return hashlib.sha256(salt.encode() + self._key_digest).hexdigest()[:16]
 
     def check_connection(self) -> dict[str, Any]:
         """Retrieve the balance: the cheapest call that proves the key works."""

@@ -226,7 +226,8 @@ def dump_tables(warehouse: Warehouse, schemas: list[str]) -> dict[str, list[tupl
     out: dict[str, list[tuple]] = {}
     with warehouse.begin() as conn:
         inspector = sa.inspect(conn)
-        existing = set(inspector.get_schema_names())
+        # DuckDB names schemas ``<catalog>.<schema>``; PostgreSQL ``<schema>``.
+        existing = {name.split(".")[-1] for name in inspector.get_schema_names()}
         for schema in schemas:
             if schema not in existing:
                 continue

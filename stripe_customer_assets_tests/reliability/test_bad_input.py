@@ -275,7 +275,19 @@ def test_a_wrong_key_401_names_stripe_api_key_and_leaves_mirror_and_cursor(world
 
     for message in (str(caught.value), str(export_caught.value)):
         assert "Stripe rejected the API key in STRIPE_API_KEY (401 Unauthorized)" in message
-    assert world.snapshot() == before, "mirror, cursor, export state and Stripe as they were"
+    tables, stripe_after = world.snapshot()
+    state = f"{config.state_schema}.{config.name}"
+    assert stripe_after == before[1], "Stripe as it was"
+    assert {k: v for k, v in tables.items() if k != state} == {
+        k: v for k, v in before[0].items() if k != state
+    }, "mirror, cursor and plan as they were"
+    # Like a 403, the 401 records the writes that were in flight as failed, keeping their ids.
+    after_rows = {r[0]: r for r in tables[state]}
+    before_rows = {r[0]: r for r in before[0][state]}
+    assert after_rows.keys() == before_rows.keys()
+    assert all(after_rows[k][1] == before_rows[k][1] for k in after_rows), "customer ids kept"
+    changed = [r for k, r in after_rows.items() if r != before_rows[k]]
+    assert all(r[2] == "failed" and "STRIPE_API_KEY" in r[3] for r in changed)
     refresh_mirror(world.api, world.wh, world.mirror_schema, concurrency=4)
     assert mirror_differences(world.wh, world.mirror_schema, world.standin) == []
 

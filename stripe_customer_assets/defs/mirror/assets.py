@@ -4,10 +4,18 @@
 import datetime as dt
 
 import dagster as dg
+from pydantic import Field
 
 from stripe_customer_assets.lib.keys import MIRROR_GROUP, MIRROR_KEY, stripe_pool, warehouse_kind
 from stripe_customer_assets.lib.metadata import mirror_metadata, preview
 from stripe_customer_assets.mirror.cursor import read_cursor
+from stripe_customer_assets.mirror.identity import MirrorIdentityError
+from stripe_customer_assets.mirror.mass_delete import (
+    DEFAULT_DELETE_FLOOR,
+    DEFAULT_MAX_DELETE_PERCENT,
+    DeleteGuard,
+    MassDeleteRefused,
+)
 from stripe_customer_assets.mirror.sync import refresh_mirror
 from stripe_customer_assets.mirror.table import customers_table, ensure_tables
 from stripe_customer_assets.resources import StripeResource, WarehouseResource
@@ -16,6 +24,19 @@ from stripe_customer_assets.stripe_api import ApiStats
 
 class MirrorConfig(dg.Config):
     full_refresh: bool = False
+    confirm_mass_delete: bool = Field(
+        default=False,
+        description="With full_refresh: commit a full scan that marks more than "
+        "max_delete_percent of the live customers deleted (otherwise the run stops and asks).",
+    )
+    max_delete_percent: float = Field(
+        default=DEFAULT_MAX_DELETE_PERCENT,
+        description="A full scan marking more than this share of live customers deleted stops.",
+    )
+    mass_delete_floor: int = Field(
+        default=DEFAULT_DELETE_FLOOR,
+        description="Up to this many deletes are never questioned (small mirrors stay usable).",
+    )
 
 
 @dg.asset(
@@ -38,9 +59,18 @@ def stripe_customers(
     api = stripe.api(ApiStats())
     wh = warehouse.warehouse()
     schema = warehouse.mirror_schema
-    result = refresh_mirror(
-        api, wh, schema, full_refresh=config.full_refresh, concurrency=stripe.max_concurrency
-    )
+    guard = DeleteGuard(config.max_delete_percent, config.mass_delete_floor, config.confirm_mass_delete)
+    try:
+        result = refresh_mirror(
+            api,
+            wh,
+            schema,
+            full_refresh=config.full_refresh,
+            concurrency=stripe.max_concurrency,
+            delete_guard=guard,
+        )
+    except (MirrorIdentityError, MassDeleteRefused) as err:
+        raise dg.Failure(description=str(err)) from err
     context.log.info(
         f"{result.mode} refresh ({result.reason}): +{result.inserted} ~{result.updated} "
         f"-{result.deleted} in {result.api_calls} Stripe calls, {result.duration_s:.1f}s"
