@@ -101,7 +101,7 @@ def test_a_key_that_cannot_list_clocks_never_marks_their_customers_deleted(
 
 
 def test_a_live_key_asks_for_no_test_clocks(standin, warehouse_url, mirror_schema):
-    standin.seed_customers(40, seed=1)
+    standin.dataset(livemode=True).seed_customers(40, seed=1)  # live mode: its own data set
     standin.add_api_key("sk_live_standin_mirror")
     live = StripeApi(
         "sk_live_standin_mirror", api_base=standin.base_url, rate_limit=10_000, endpoint_rate_limit=10_000
