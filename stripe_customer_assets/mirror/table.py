@@ -24,6 +24,8 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import Connection
 
+from stripe_customer_assets.warehouse.nul import JSON_NUL_ESCAPE, JSON_NUL_REPLACEMENT
+
 DEFAULT_SCHEMA = "stripe"
 
 CUSTOMER_COLUMNS = [
@@ -254,7 +256,7 @@ def page_items_sql(dialect: str, pages: str) -> str:
     if dialect == "postgresql":
         return (
             "(SELECT e.c FROM "
-            f"{pages} AS p CROSS JOIN LATERAL (SELECT p.body::jsonb -> 'data' AS data OFFSET 0) AS d"
+            f"{pages} AS p CROSS JOIN LATERAL (SELECT {pg_jsonb('p.body')} -> 'data' AS data OFFSET 0) AS d"
             " CROSS JOIN LATERAL jsonb_array_elements("
             "CASE WHEN jsonb_typeof(d.data) = 'array' THEN d.data ELSE '[]'::jsonb END"
             ") WITH ORDINALITY AS e(c, n) WHERE e.n <= p.keep)"
@@ -274,8 +276,22 @@ def json_items_sql(dialect: str, texts: str, extra: list[str] | None = None) -> 
     if dialect == "duckdb":
         return f"(SELECT json(c) AS c{tail} FROM {texts})"
     if dialect == "postgresql":
-        return f"(SELECT c::jsonb AS c{tail} FROM {texts} OFFSET 0)"
+        return f"(SELECT {pg_jsonb('c')} AS c{tail} FROM {texts} OFFSET 0)"
     raise NotImplementedError(f"the mirror is not implemented for the {dialect} dialect")
+
+
+def pg_jsonb(text: str) -> str:
+    """SQL casting the JSON text ``text`` to jsonb on PostgreSQL.
+
+    A ``\\u0000`` escape (U+0000, which jsonb cannot hold) is kept as the six characters it
+    is written with, as every bulk write to PostgreSQL does (``warehouse/nul.py``): one such
+    customer never stops the mirror. Texts without one are cast as they are.
+    """
+    return (
+        f"(CASE WHEN strpos({text}, '\\u0000') > 0"
+        f" THEN regexp_replace({text}, '{JSON_NUL_ESCAPE}', '{JSON_NUL_REPLACEMENT}', 'g')"
+        f" ELSE {text} END)::jsonb"
+    )
 
 
 def _quote(name: str) -> str:

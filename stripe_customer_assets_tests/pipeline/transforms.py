@@ -38,3 +38,10 @@ def fails_for_delinquent(customer: dict[str, Any]) -> dict[str, Any]:
 
 def returns_unknown_property(customer: dict[str, Any]) -> dict[str, Any]:
     return {"emial": customer.get("email")}
+
+
+def with_nul(customer: dict[str, Any]) -> dict[str, Any]:
+    """Values holding U+0000, and an error message holding it for one customer."""
+    if customer["id"].endswith("3"):
+        raise ValueError("bad\x00value")
+    return {"label": "a\x00b", "extra": {"k": "v\x00", "list": ["\x00"]}}
