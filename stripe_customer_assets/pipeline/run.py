@@ -2,7 +2,9 @@
 
 Everything happens in one warehouse transaction: rows, removals, rejects and the
 pipeline's state (the mirror version processed). A crash leaves the table and the state
-as they were, and the next run repeats the work.
+as they were, and the next run repeats the work. So does a run whose rejects pass the
+pipeline's ``max_reject_rate`` (``reject_guard.py``): it fails before the commit, naming the
+first rejects, and the table keeps its last good rows.
 
 Incremental (the default): only customers whose mirror row changed since the version
 this pipeline last processed are read. Those that match the filter are transformed and
@@ -26,6 +28,7 @@ from stripe_customer_assets.pipeline.compiled import Pipeline
 from stripe_customer_assets.pipeline.filter_sql import SqlFilter
 from stripe_customer_assets.pipeline.javascript import JavaScriptTransform
 from stripe_customer_assets.pipeline.problems import PipelineRunError
+from stripe_customer_assets.pipeline.reject_guard import check_reject_threshold
 from stripe_customer_assets.pipeline.rejects import (
     Reject,
     clear_rejects,
@@ -82,6 +85,7 @@ def run_pipeline(
     try:
         with warehouse.begin() as conn:
             _lock(conn, pipeline.name)
+            rows_before = row_count(conn, pipeline.table) if table_columns(conn, pipeline.table) else 0
             since, upto = _start(
                 conn, pipeline, mirror_schema, warehouse.dialect, full_rebuild, result
             )
@@ -92,6 +96,15 @@ def run_pipeline(
                 result.removed += removed_by_filter(
                     conn, pipeline.table, customers_table(mirror_schema), where.sql, where.params
                 )
+            # Past the threshold this raises inside the transaction: nothing is written.
+            check_reject_threshold(
+                result,
+                pipeline.config.max_reject_rate,
+                rows_before,
+                pipeline=pipeline.name,
+                table=pipeline.table,
+                source=pipeline.source,
+            )
             state = PipelineState(
                 pipeline=pipeline.name,
                 table=pipeline.table,
