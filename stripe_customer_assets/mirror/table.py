@@ -22,8 +22,11 @@ import json
 from typing import Any
 
 import pandas as pd
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from stripe_customer_assets.warehouse.ddl import ensure, ensure_schema, lock_ddl
+from stripe_customer_assets.warehouse.names import qualified, quote_ident
 from stripe_customer_assets.warehouse.nul import JSON_NUL_ESCAPE, JSON_NUL_REPLACEMENT
 
 DEFAULT_SCHEMA = "stripe"
@@ -53,11 +56,11 @@ JSON_COLUMNS = ["metadata", "address", "shipping", "raw"]
 
 
 def customers_table(schema: str = DEFAULT_SCHEMA) -> str:
-    return f'"{schema}"."customers"'
+    return qualified(schema, "customers")
 
 
 def cursor_table(schema: str = DEFAULT_SCHEMA) -> str:
-    return f'"{schema}"."customers_cursor"'
+    return qualified(schema, "customers_cursor")
 
 
 def create_customers_table(
@@ -101,13 +104,20 @@ def ensure_customers_index(conn: Connection, schema: str = DEFAULT_SCHEMA) -> No
     """
     if conn.dialect.name != "postgresql":
         return
-    conn.exec_driver_sql(
-        f'CREATE INDEX IF NOT EXISTS customers_mirror_version ON {customers_table(schema)} (mirror_version)'
+    ensure(
+        conn,
+        f"CREATE INDEX IF NOT EXISTS customers_mirror_version ON {customers_table(schema)} (mirror_version)",
+        schema,
+        "customers_mirror_version",
     )
 
 
 def ensure_tables(conn: Connection, schema: str = DEFAULT_SCHEMA) -> None:
-    conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    """The mirror's schema and tables; safe when several runs create them at once (``ddl.py``)."""
+    ensure_schema(conn, schema)
+    if conn.dialect.name == "postgresql" and not _missing(conn, schema, "customers", "customers_cursor"):
+        return
+    lock_ddl(conn)
     create_customers_table(conn, customers_table(schema))
     conn.exec_driver_sql(
         f"""CREATE TABLE IF NOT EXISTS {cursor_table(schema)} (
@@ -120,6 +130,13 @@ def ensure_tables(conn: Connection, schema: str = DEFAULT_SCHEMA) -> None:
         )"""
     )
     ensure_customers_index(conn, schema)
+
+
+def _missing(conn: Connection, schema: str, *names: str) -> bool:
+    return any(
+        conn.execute(sa.text("SELECT to_regclass(:t) IS NULL"), {"t": qualified(schema, name)}).scalar()
+        for name in names
+    )
 
 
 def _ts(value: Any) -> dt.datetime | None:
@@ -295,4 +312,4 @@ def pg_jsonb(text: str) -> str:
 
 
 def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+    return quote_ident(name)

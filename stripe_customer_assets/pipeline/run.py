@@ -64,6 +64,8 @@ from stripe_customer_assets.pipeline.target import (
 )
 from stripe_customer_assets.pipeline.transform import transform_customers
 from stripe_customer_assets.warehouse import Warehouse
+from stripe_customer_assets.warehouse.ddl import ensure_schema
+from stripe_customer_assets.warehouse.engine import split_table
 
 PAGE_SIZE = 2_000
 
@@ -82,6 +84,8 @@ def run_pipeline(
     now = dt.datetime.now(dt.UTC)
     result = PipelineResult(pipeline.name, pipeline.table)
     javascript = pipeline.javascript()
+    if warehouse.is_postgres:
+        _ensure_shared_tables(warehouse, pipeline, mirror_schema)
     try:
         with warehouse.begin() as conn:
             _lock(conn, pipeline.name)
@@ -123,6 +127,20 @@ def run_pipeline(
             javascript.close()
     result.duration_s = time.monotonic() - started
     return result
+
+
+def _ensure_shared_tables(warehouse: Warehouse, pipeline: Pipeline, schema: str) -> None:
+    """The tables pipelines share, and the target's schema, in a short transaction of their
+    own: created under the DDL lock (``warehouse/ddl.py``) when missing, so parallel runs on
+    a fresh warehouse neither fail on them nor wait for each other's whole run."""
+    with warehouse.begin() as conn:
+        if not mirror_exists(conn, schema):
+            return  # _start says so
+        ensure_state_table(conn, schema)
+        ensure_rejects_table(conn, schema)
+        target_schema, _ = split_table(pipeline.table, default_schema="")
+        if target_schema:
+            ensure_schema(conn, target_schema)
 
 
 def _start(

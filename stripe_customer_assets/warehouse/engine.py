@@ -23,24 +23,30 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.pool import NullPool
 
+from stripe_customer_assets.warehouse.ddl import ensure_schema
+from stripe_customer_assets.warehouse.names import InvalidNameError, qualified, split_qualified
+
 
 class WarehouseError(RuntimeError):
     """A warehouse problem the user can act on (URL, permissions, SQL)."""
 
 
 def quote_table(name: str) -> str:
-    """Quote a possibly schema-qualified table name: ``a.b`` -> ``"a"."b"``."""
-    parts = [p.strip().strip('"') for p in name.split(".")]
-    if not 1 <= len(parts) <= 2 or not all(parts):
-        raise WarehouseError(f"invalid table name {name!r}: expected 'table' or 'schema.table'")
-    return ".".join('"' + p.replace('"', '""') + '"' for p in parts)
+    """Quote a possibly schema-qualified table name: ``a.b`` -> ``"a"."b"``; each part is
+    checked (``names.py``), so a bad name is refused, never interpolated."""
+    try:
+        schema, table = split_qualified(name)
+    except InvalidNameError as err:
+        raise WarehouseError(str(err)) from None
+    return qualified(schema, table)
 
 
 def split_table(name: str, default_schema: str = "main") -> tuple[str, str]:
-    parts = [p.strip().strip('"') for p in name.split(".")]
-    if len(parts) == 1:
-        return default_schema, parts[0]
-    return parts[0], parts[1]
+    try:
+        schema, table = split_qualified(name)
+    except InvalidNameError as err:
+        raise WarehouseError(str(err)) from None
+    return (schema if schema is not None else default_schema), table
 
 
 class _FileLock:
@@ -194,9 +200,9 @@ class Warehouse:
         return sa.inspect(conn).has_table(name, schema=schema)
 
     def ensure_schema(self, conn: Connection, table: str) -> None:
-        if "." in table:
-            schema = table.split(".")[0].strip('"')
-            conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        schema, _ = split_table(table, "")
+        if schema:
+            ensure_schema(conn, schema)
 
     def dispose(self) -> None:
         self.engine.dispose()
