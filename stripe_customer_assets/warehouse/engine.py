@@ -24,11 +24,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.pool import NullPool
 
 from stripe_customer_assets.warehouse.ddl import ensure_schema
+from stripe_customer_assets.warehouse.errors import WarehouseError, bad_url, explain, masked
 from stripe_customer_assets.warehouse.names import InvalidNameError, qualified, split_qualified
-
-
-class WarehouseError(RuntimeError):
-    """A warehouse problem the user can act on (URL, permissions, SQL)."""
 
 
 def quote_table(name: str) -> str:
@@ -108,22 +105,30 @@ class Warehouse:
 
     def __init__(self, url: str, *, lock_timeout: float = 900.0):
         self.url = url
-        parsed = make_url(url)
-        self.dialect = parsed.get_backend_name()
+        try:
+            parsed = make_url(url)
+            self.dialect = parsed.get_backend_name()
+        except sa.exc.ArgumentError as err:
+            raise bad_url(err, url) from None
         self.lock_timeout = lock_timeout
         self._lock: _FileLock | None = None
         self._database: str | None = None
-        if self.dialect == "duckdb":
-            database = parsed.database or ":memory:"
-            if database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
-                self._database = str(Path(database).resolve())
-                self._lock = _FileLock.for_path(self._database + ".lock")
-            # Short-lived connections: a DuckDB file must not stay open between transactions,
-            # or another process could never take its turn as the writer.
-            self.engine = sa.create_engine(url, poolclass=NullPool)
-        else:
-            self.engine = sa.create_engine(url, pool_pre_ping=True)
+        try:
+            if self.dialect == "duckdb":
+                database = parsed.database or ":memory:"
+                if database != ":memory:":
+                    Path(database).parent.mkdir(parents=True, exist_ok=True)
+                    self._database = str(Path(database).resolve())
+                    self._lock = _FileLock.for_path(self._database + ".lock")
+                # Short-lived connections: a DuckDB file must not stay open between
+                # transactions, or another process could never take its turn as the writer.
+                self.engine = sa.create_engine(url, poolclass=NullPool)
+            else:
+                self.engine = sa.create_engine(url, pool_pre_ping=True)
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as err:
+            raise bad_url(err, url) from None
+        except OSError as err:  # the DuckDB file's directory cannot be made
+            raise explain(err, url, self.dialect) from None
 
     @property
     def is_postgres(self) -> bool:
@@ -135,13 +140,12 @@ class Warehouse:
 
     def display_url(self) -> str:
         """The URL with any password hidden, for logs and metadata."""
-        return make_url(self.url).render_as_string(hide_password=True)
+        return masked(self.url)
 
     @contextlib.contextmanager
     def begin(self) -> Iterator[Connection]:
         """One transaction; commits on success, rolls back on any exception."""
-        lock = self._lock.hold(self.lock_timeout) if self._lock else contextlib.nullcontext()
-        with lock, self.engine.begin() as conn:
+        with self.connect() as conn, conn.begin():
             yield conn
 
     @contextlib.contextmanager
@@ -150,9 +154,16 @@ class Warehouse:
 
         It holds the DuckDB file lock while open, so keep it for seconds, not minutes: bulk
         writers use it to skip reopening the database file (and checkpointing it) per batch.
+        A failure to open it (server unreachable, file locked or read-only) names
+        WAREHOUSE_URL and the fix (``errors.py``); errors of the work inside are left as they are.
         """
-        lock = self._lock.hold(self.lock_timeout) if self._lock else contextlib.nullcontext()
-        with lock, self.engine.connect() as conn:
+        with contextlib.ExitStack() as opened:
+            try:
+                if self._lock:
+                    opened.enter_context(self._lock.hold(self.lock_timeout))
+                conn = opened.enter_context(self.engine.connect())
+            except (sa.exc.DBAPIError, OSError, WarehouseError) as err:
+                raise explain(err, self.url, self.dialect) from None
             yield conn
 
     @contextlib.contextmanager
@@ -164,7 +175,7 @@ class Warehouse:
         lock is a file lock (DuckDB) or a session-level advisory lock (PostgreSQL).
         """
         if self.is_postgres:
-            with self.engine.connect() as conn:
+            with self.connect() as conn:
                 deadline = time.monotonic() + self.lock_timeout
                 key = sa.text("SELECT hashtextextended(:name, 0)")
                 lock_id = conn.execute(key, {"name": name}).scalar()
