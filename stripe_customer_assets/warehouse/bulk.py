@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from sqlalchemy.engine import Connection
 
+from stripe_customer_assets.warehouse.names import quote_ident
 from stripe_customer_assets.warehouse.nul import (
     NUL,
     NUL_TEXT,
@@ -35,8 +36,7 @@ from stripe_customer_assets.warehouse.nul import (
 NULL_MARKER = "__sca_null_7f3e9b__"
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+_q = quote_ident
 
 
 def _arrow(df: pd.DataFrame) -> pa.Table | None:
