@@ -115,20 +115,19 @@ def ensure_customers_index(conn: Connection, schema: str = DEFAULT_SCHEMA) -> No
 def ensure_tables(conn: Connection, schema: str = DEFAULT_SCHEMA) -> None:
     """The mirror's schema and tables; safe when several runs create them at once (``ddl.py``)."""
     ensure_schema(conn, schema)
-    if conn.dialect.name == "postgresql" and not _missing(conn, schema, "customers", "customers_cursor"):
-        return
-    lock_ddl(conn)
-    create_customers_table(conn, customers_table(schema))
-    conn.exec_driver_sql(
-        f"""CREATE TABLE IF NOT EXISTS {cursor_table(schema)} (
-            name VARCHAR PRIMARY KEY,
-            event_id VARCHAR,
-            event_created TIMESTAMPTZ,
-            mirror_version BIGINT NOT NULL,
-            mode VARCHAR,
-            updated_at TIMESTAMPTZ
-        )"""
-    )
+    if conn.dialect.name != "postgresql" or _missing(conn, schema, "customers", "customers_cursor"):
+        lock_ddl(conn)
+        create_customers_table(conn, customers_table(schema))
+        conn.exec_driver_sql(
+            f"""CREATE TABLE IF NOT EXISTS {cursor_table(schema)} (
+                name VARCHAR PRIMARY KEY,
+                event_id VARCHAR,
+                event_created TIMESTAMPTZ,
+                mirror_version BIGINT NOT NULL,
+                mode VARCHAR,
+                updated_at TIMESTAMPTZ
+            )"""
+        )
     ensure_customers_index(conn, schema)
 
 

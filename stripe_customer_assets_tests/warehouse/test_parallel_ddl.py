@@ -80,3 +80,18 @@ def test_parallel_mirror_table_creation_on_a_fresh_schema(postgres_url, fresh, a
             wh.dispose()
 
     together(THREADS, one)
+
+
+def test_a_mirror_whose_index_is_missing_gets_it_back(postgres_url, fresh):
+    schema = fresh("stripe")
+    wh = Warehouse(postgres_url)
+    with wh.begin() as conn:
+        ensure_tables(conn, schema)
+        conn.exec_driver_sql(f'DROP INDEX "{schema}"."customers_mirror_version"')
+    with wh.begin() as conn:
+        ensure_tables(conn, schema)
+        found = conn.exec_driver_sql(
+            "SELECT to_regclass(%(name)s) IS NOT NULL", {"name": f'"{schema}"."customers_mirror_version"'}
+        ).scalar()
+    wh.dispose()
+    assert found
