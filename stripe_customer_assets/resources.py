@@ -22,6 +22,7 @@ from stripe_customer_assets.stripe_api.client import (
 )
 from stripe_customer_assets.stripe_api.keys import ApiKeyError, clean_api_key
 from stripe_customer_assets.warehouse import Warehouse
+from stripe_customer_assets.warehouse.names import check_name
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WAREHOUSE_URL = f"duckdb:///{PROJECT_ROOT / 'data' / 'warehouse.duckdb'}"
@@ -111,6 +112,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def warehouse(self) -> Warehouse:
         if self._warehouse is None:
+            check_name(self.mirror_schema, "STRIPE_MIRROR_SCHEMA (the warehouse resource's mirror_schema)")
             self._warehouse = Warehouse(self.url)
         return self._warehouse
 
@@ -126,7 +128,10 @@ def stripe_resource_from_env() -> StripeResource:
 
 
 def warehouse_resource_from_env() -> WarehouseResource:
+    """From WAREHOUSE_URL and STRIPE_MIRROR_SCHEMA (empty means unset); a schema name that is
+    not a plain SQL name is refused here, naming the variable."""
+    schema = os.environ.get("STRIPE_MIRROR_SCHEMA") or DEFAULT_SCHEMA
     return WarehouseResource(
         url=os.environ.get("WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL),
-        mirror_schema=os.environ.get("STRIPE_MIRROR_SCHEMA", DEFAULT_SCHEMA),
+        mirror_schema=check_name(schema, "STRIPE_MIRROR_SCHEMA"),
     )

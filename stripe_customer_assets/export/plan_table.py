@@ -22,7 +22,9 @@ from sqlalchemy.engine import Connection
 from stripe_customer_assets.export.config import ExportConfig
 from stripe_customer_assets.export.plan import ACTIONS, Plan, PlanEntry
 from stripe_customer_assets.warehouse import Warehouse, upsert_frame, write_frame
+from stripe_customer_assets.warehouse.ddl import ensure_schema
 from stripe_customer_assets.warehouse.engine import frame_from
+from stripe_customer_assets.warehouse.names import qualified
 
 TEXT_COLUMNS = [
     "key",
@@ -39,12 +41,12 @@ TEXT_COLUMNS = [
 
 
 def plan_table(config: ExportConfig) -> str:
-    return f'"{config.state_schema}"."{config.name}_plan"'
+    return qualified(config.state_schema, f"{config.name}_plan")
 
 
 def ensure_plan_table(conn: Connection, config: ExportConfig) -> None:
     json_type = "JSONB" if conn.dialect.name == "postgresql" else "JSON"
-    conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{config.state_schema}"')
+    ensure_schema(conn, config.state_schema)  # safe when syncs start at once (warehouse/ddl.py)
     conn.exec_driver_sql(
         f"""CREATE TABLE IF NOT EXISTS {plan_table(config)} (
             entry INTEGER PRIMARY KEY,
@@ -101,7 +103,7 @@ def plan_frame(plan: Plan) -> pd.DataFrame:
 
 
 def plans_table(config: ExportConfig) -> str:
-    return f'"{config.state_schema}"."{config.name}_plans"'
+    return qualified(config.state_schema, f"{config.name}_plans")
 
 
 def ensure_plans_table(conn: Connection, config: ExportConfig) -> None:

@@ -20,6 +20,7 @@ from stripe_customer_assets.export.config import ExportConfig
 from stripe_customer_assets.export.errors import ExportModelError
 from stripe_customer_assets.mirror.table import customers_table, ensure_tables
 from stripe_customer_assets.warehouse import Warehouse
+from stripe_customer_assets.warehouse.names import quote_ident
 
 _ROW, _KEY = "__export_row", "__export_key"
 _ID, _CREATED, _VERSION, _DELETED, _RAW = (
@@ -50,8 +51,7 @@ class ModelRow:
     deleted_ids: list[str] = field(default_factory=list)
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+_q = quote_ident
 
 
 def model_columns(warehouse: Warehouse, config: ExportConfig) -> list[str]:

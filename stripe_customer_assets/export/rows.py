@@ -23,6 +23,12 @@ from stripe_customer_assets.export.values import is_null, to_locales, to_text
 EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
 
 
+def _nul(where: str) -> str:
+    # U+0000 is a data error in a model: a PostgreSQL warehouse cannot hold it (its mirror
+    # keeps it as the text \u0000), so the value could never be compared with Stripe's.
+    return f"{where}: holds a NUL character (U+0000), which is not sent to Stripe; remove it in the model"
+
+
 def _shown(text: str, width: int = 60) -> str:
     return repr(text if len(text) <= width else text[: width - 1] + "…")
 
@@ -45,6 +51,9 @@ def desired_values(
         raw = row.get(column)
         if field.kind == "locales":
             locales = [] if is_null(raw) else to_locales(raw)
+            if any("\x00" in locale for locale in locales):
+                problems.append(_nul(f"column '{column}' ({path})"))
+                continue
             if locales or config.null_values == "clear":
                 values[path] = locales
             continue
@@ -54,7 +63,9 @@ def desired_values(
                 values[path] = field.cleared()
             continue
         where = f"column '{column}' ({path})"
-        if field.kind == "tax_exempt" and text not in TAX_EXEMPT_VALUES:
+        if "\x00" in text:
+            problems.append(_nul(where))
+        elif field.kind == "tax_exempt" and text not in TAX_EXEMPT_VALUES:
             problems.append(f"{where}: {_shown(text)} is not one of {', '.join(TAX_EXEMPT_VALUES)}")
         elif field.kind == "email" and not EMAIL.match(text):
             problems.append(f"{where}: {_shown(text)} is not a valid email address")
@@ -77,6 +88,8 @@ def key_problems(config: ExportConfig, key: str | None) -> list[str]:
     column = config.key.column
     if key is None or not key.strip():
         return [f"key column '{column}' is null"]
+    if "\x00" in key:
+        return [_nul(f"key column '{column}'")]
     if config.key.stripe_field == "email" and not EMAIL.match(key.strip()):
         return [f"key column '{column}': {_shown(key)} is not a valid email address"]
     if config.key.metadata_key and len(key) > METADATA_VALUE_MAX:

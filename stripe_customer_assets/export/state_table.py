@@ -24,7 +24,9 @@ from sqlalchemy.engine import Connection
 
 from stripe_customer_assets.export.config import ExportConfig
 from stripe_customer_assets.warehouse import Warehouse, upsert_frame, write_frame
+from stripe_customer_assets.warehouse.ddl import ensure_schema
 from stripe_customer_assets.warehouse.engine import frame_from
+from stripe_customer_assets.warehouse.names import qualified
 
 STATE_COLUMNS = [
     "key",
@@ -44,11 +46,11 @@ SENT = ("created", "updated")
 
 
 def state_table(config: ExportConfig) -> str:
-    return f'"{config.state_schema}"."{config.name}"'
+    return qualified(config.state_schema, config.name)
 
 
 def ensure_state_table(conn: Connection, config: ExportConfig) -> None:
-    conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{config.state_schema}"')
+    ensure_schema(conn, config.state_schema)  # safe when syncs start at once (warehouse/ddl.py)
     conn.exec_driver_sql(
         f"""CREATE TABLE IF NOT EXISTS {state_table(config)} (
             key VARCHAR NOT NULL,

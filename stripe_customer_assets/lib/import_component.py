@@ -7,7 +7,8 @@ configuration at load (errors name the file, line and field) and builds:
   ``analytics/pro_customers``), downstream of ``stripe/customers``, needing only the
   warehouse (a pipeline reads the mirror: no Stripe calls);
 - its ``reject_rate`` check, failing when the share of rejected customers in a run
-  exceeds ``max_reject_rate``;
+  exceeds ``max_reject_rate`` (a run whose rejects would take more than that share of the
+  table fails before writing anything: ``pipeline/reject_guard.py``);
 - with ``schedule``, the schedule ``<name>_schedule`` running the mirror and this
   pipeline, stopped when ``enabled: false``.
 
@@ -43,6 +44,7 @@ from stripe_customer_assets.pipeline import (
 )
 from stripe_customer_assets.pipeline.config import DEFAULT_MAX_REJECT_RATE
 from stripe_customer_assets.pipeline.problems import FieldPath
+from stripe_customer_assets.pipeline.reject_guard import RejectThresholdError
 from stripe_customer_assets.resources import WarehouseResource
 from stripe_customer_assets.warehouse.engine import split_table
 
@@ -221,13 +223,16 @@ def import_asset(pipeline: Pipeline, enabled: bool, max_reject_rate: float) -> d
                 description=f"Import pipeline '{pipeline.name}' is disabled (enabled: false in {where}); "
                 "set enabled: true to run it."
             )
-        result = run_pipeline(
-            pipeline,
-            warehouse.warehouse(),
-            warehouse.mirror_schema,
-            full_rebuild=config.full_rebuild,
-            run_id=context.run.run_id,
-        )
+        try:
+            result = run_pipeline(
+                pipeline,
+                warehouse.warehouse(),
+                warehouse.mirror_schema,
+                full_rebuild=config.full_rebuild,
+                run_id=context.run.run_id,
+            )
+        except RejectThresholdError as err:  # nothing was written: the run fails with the reasons
+            raise dg.Failure(description=str(err), metadata=rejects_metadata(err)) from None
         context.log.info(
             f"{result.mode} ({result.reason}): +{result.inserted} ~{result.updated} -{result.removed} "
             f"={result.unchanged} rejected {result.rejected} in {result.duration_s:.2f}s"
@@ -283,6 +288,16 @@ def materialization_metadata(pipeline: Pipeline, result: PipelineResult) -> dict
         ]
         metadata["rejects"] = dg.MetadataValue.md("\n".join(lines))
     return metadata
+
+
+def rejects_metadata(err: RejectThresholdError) -> dict[str, Any]:
+    lines = ["| customer | reason |", "| --- | --- |"]
+    lines += [f"| {r.customer_id} | {r.reason.replace('|', '/')} |" for r in err.rejects]
+    return {
+        "rejected": err.result.rejected,
+        "processed": err.result.processed,
+        "rejects": dg.MetadataValue.md("\n".join(lines)),
+    }
 
 
 def reject_check(result: PipelineResult, max_reject_rate: float) -> dg.AssetCheckResult:

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from stripe_customer_assets.mirror.table import CUSTOMER_COLUMNS, VERSION_COLUMNS, customers_table
+from stripe_customer_assets.warehouse.names import quote_ident
 
 SOURCE_COLUMNS = CUSTOMER_COLUMNS[:13] + ["deleted", "deleted_at"]
 
@@ -41,8 +42,7 @@ class MergeCounts:
         return self
 
 
-def _q(name: str) -> str:
-    return f'"{name}"'
+_q = quote_ident
 
 
 def merge(conn: Connection, schema: str, source: str, version: int, now: dt.datetime) -> MergeCounts:

@@ -61,6 +61,7 @@ from stripe_customer_assets.mirror.versions import normalized_text
 from stripe_customer_assets.stripe_api import StripeApi
 from stripe_customer_assets.stripe_api.client import Reply
 from stripe_customer_assets.warehouse import Warehouse, staged_arrow
+from stripe_customer_assets.warehouse.names import qualified
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ def _now() -> dt.datetime:
 
 
 def _scan_table(schema: str) -> str:
-    return f'"{schema}"."customers_scan"'
+    return qualified(schema, "customers_scan")
 
 
 def _from_ts(value: Any) -> dt.datetime | None:
@@ -604,5 +605,5 @@ def _replace_mirror(conn: Connection, schema: str, scan: str, *, add_key: bool) 
         conn.exec_driver_sql(f"ALTER TABLE {scan} ADD PRIMARY KEY (id)")
     conn.exec_driver_sql(f'ALTER TABLE {scan} RENAME TO "customers"')
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f'ALTER INDEX IF EXISTS "{schema}"."customers_scan_pkey" RENAME TO "customers_pkey"')
+        conn.exec_driver_sql(f'ALTER INDEX IF EXISTS {qualified(schema, "customers_scan_pkey")} RENAME TO "customers_pkey"')
     ensure_customers_index(conn, schema)

@@ -28,6 +28,10 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from stripe_customer_assets.warehouse.ddl import ensure, ensure_schema, lock_ddl
+from stripe_customer_assets.warehouse.names import qualified, quote_ident
+from stripe_customer_assets.warehouse.nul import JSON_NUL_ESCAPE, JSON_NUL_REPLACEMENT
+
 DEFAULT_SCHEMA = "stripe"
 
 CUSTOMER_COLUMNS = [
@@ -59,11 +63,11 @@ JSON_COLUMNS = ["metadata", "address", "shipping", "raw"]
 
 
 def customers_table(schema: str = DEFAULT_SCHEMA) -> str:
-    return f'"{schema}"."customers"'
+    return qualified(schema, "customers")
 
 
 def cursor_table(schema: str = DEFAULT_SCHEMA) -> str:
-    return f'"{schema}"."customers_cursor"'
+    return qualified(schema, "customers_cursor")
 
 
 def create_customers_table(
@@ -114,9 +118,11 @@ def add_version_columns(conn: Connection, schema: str) -> None:
         )
     }
     json_type = "JSONB" if conn.dialect.name == "postgresql" else "JSON"
-    for name, kind in (("api_version", "VARCHAR"), ("raw_normalized", json_type)):
-        if name not in have:
-            conn.exec_driver_sql(f"ALTER TABLE {customers_table(schema)} ADD COLUMN {name} {kind}")
+    missing = [(n, k) for n, k in (("api_version", "VARCHAR"), ("raw_normalized", json_type)) if n not in have]
+    if missing:
+        lock_ddl(conn)  # another run may be adding them at the same moment (``ddl.py``)
+    for name, kind in missing:
+        conn.exec_driver_sql(f"ALTER TABLE {customers_table(schema)} ADD COLUMN IF NOT EXISTS {name} {kind}")
 
 
 def ensure_customers_index(conn: Connection, schema: str = DEFAULT_SCHEMA) -> None:
@@ -127,26 +133,39 @@ def ensure_customers_index(conn: Connection, schema: str = DEFAULT_SCHEMA) -> No
     """
     if conn.dialect.name != "postgresql":
         return
-    conn.exec_driver_sql(
-        f'CREATE INDEX IF NOT EXISTS customers_mirror_version ON {customers_table(schema)} (mirror_version)'
+    ensure(
+        conn,
+        f"CREATE INDEX IF NOT EXISTS customers_mirror_version ON {customers_table(schema)} (mirror_version)",
+        schema,
+        "customers_mirror_version",
     )
 
 
 def ensure_tables(conn: Connection, schema: str = DEFAULT_SCHEMA) -> None:
-    conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-    create_customers_table(conn, customers_table(schema))
+    """The mirror's schema and tables; safe when several runs create them at once (``ddl.py``)."""
+    ensure_schema(conn, schema)
+    if conn.dialect.name != "postgresql" or _missing(conn, schema, "customers", "customers_cursor"):
+        lock_ddl(conn)
+        create_customers_table(conn, customers_table(schema))
+        conn.exec_driver_sql(
+            f"""CREATE TABLE IF NOT EXISTS {cursor_table(schema)} (
+                name VARCHAR PRIMARY KEY,
+                event_id VARCHAR,
+                event_created TIMESTAMPTZ,
+                mirror_version BIGINT NOT NULL,
+                mode VARCHAR,
+                updated_at TIMESTAMPTZ
+            )"""
+        )
     add_version_columns(conn, schema)
-    conn.exec_driver_sql(
-        f"""CREATE TABLE IF NOT EXISTS {cursor_table(schema)} (
-            name VARCHAR PRIMARY KEY,
-            event_id VARCHAR,
-            event_created TIMESTAMPTZ,
-            mirror_version BIGINT NOT NULL,
-            mode VARCHAR,
-            updated_at TIMESTAMPTZ
-        )"""
-    )
     ensure_customers_index(conn, schema)
+
+
+def _missing(conn: Connection, schema: str, *names: str) -> bool:
+    return any(
+        conn.execute(sa.text("SELECT to_regclass(:t) IS NULL"), {"t": qualified(schema, name)}).scalar()
+        for name in names
+    )
 
 
 def _ts(value: Any) -> dt.datetime | None:
@@ -290,7 +309,7 @@ def page_items_sql(dialect: str, pages: str) -> str:
     if dialect == "postgresql":
         return (
             "(SELECT e.c FROM "
-            f"{pages} AS p CROSS JOIN LATERAL (SELECT p.body::jsonb -> 'data' AS data OFFSET 0) AS d"
+            f"{pages} AS p CROSS JOIN LATERAL (SELECT {pg_jsonb('p.body')} -> 'data' AS data OFFSET 0) AS d"
             " CROSS JOIN LATERAL jsonb_array_elements("
             "CASE WHEN jsonb_typeof(d.data) = 'array' THEN d.data ELSE '[]'::jsonb END"
             ") WITH ORDINALITY AS e(c, n) WHERE e.n <= p.keep)"
@@ -314,10 +333,24 @@ def json_items_sql(
         tail += "".join(f", json({_quote(name)}) AS {_quote(name)}" for name in json_extra or [])
         return f"(SELECT json(c) AS c{tail} FROM {texts})"
     if dialect == "postgresql":
-        tail += "".join(f", {_quote(name)}::jsonb AS {_quote(name)}" for name in json_extra or [])
-        return f"(SELECT c::jsonb AS c{tail} FROM {texts} OFFSET 0)"
+        tail += "".join(f", {pg_jsonb(_quote(name))} AS {_quote(name)}" for name in json_extra or [])
+        return f"(SELECT {pg_jsonb('c')} AS c{tail} FROM {texts} OFFSET 0)"
     raise NotImplementedError(f"the mirror is not implemented for the {dialect} dialect")
 
 
+def pg_jsonb(text: str) -> str:
+    """SQL casting the JSON text ``text`` to jsonb on PostgreSQL.
+
+    A ``\\u0000`` escape (U+0000, which jsonb cannot hold) is kept as the six characters it
+    is written with, as every bulk write to PostgreSQL does (``warehouse/nul.py``): one such
+    customer never stops the mirror. Texts without one are cast as they are.
+    """
+    return (
+        f"(CASE WHEN strpos({text}, '\\u0000') > 0"
+        f" THEN regexp_replace({text}, '{JSON_NUL_ESCAPE}', '{JSON_NUL_REPLACEMENT}', 'g')"
+        f" ELSE {text} END)::jsonb"
+    )
+
+
 def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+    return quote_ident(name)

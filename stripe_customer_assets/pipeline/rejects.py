@@ -17,12 +17,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from stripe_customer_assets.warehouse import write_frame
+from stripe_customer_assets.warehouse.ddl import ensure, ensure_schema
+from stripe_customer_assets.warehouse.names import qualified
 
 ID_CHUNK = 1000
 
 
 def rejects_table(schema: str) -> str:
-    return f'"{schema}"."import_rejects"'
+    return qualified(schema, "import_rejects")
 
 
 @dataclass(frozen=True)
@@ -33,8 +35,10 @@ class Reject:
 
 
 def ensure_rejects_table(conn: Connection, schema: str) -> None:
-    conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-    conn.exec_driver_sql(
+    """The table, created safely when pipelines start at once on a fresh warehouse (``ddl.py``)."""
+    ensure_schema(conn, schema)
+    ensure(
+        conn,
         f"""CREATE TABLE IF NOT EXISTS {rejects_table(schema)} (
             pipeline VARCHAR NOT NULL,
             stripe_customer_id VARCHAR NOT NULL,
@@ -43,7 +47,9 @@ def ensure_rejects_table(conn: Connection, schema: str) -> None:
             rejected_at TIMESTAMPTZ NOT NULL,
             mirror_version BIGINT,
             PRIMARY KEY (pipeline, stripe_customer_id)
-        )"""
+        )""",
+        schema,
+        "import_rejects",
     )
 
 

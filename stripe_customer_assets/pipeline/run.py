@@ -2,7 +2,9 @@
 
 Everything happens in one warehouse transaction: rows, removals, rejects and the
 pipeline's state (the mirror version processed). A crash leaves the table and the state
-as they were, and the next run repeats the work.
+as they were, and the next run repeats the work. So does a run whose rejects pass the
+pipeline's ``max_reject_rate`` (``reject_guard.py``): it fails before the commit, naming the
+first rejects, and the table keeps its last good rows.
 
 Incremental (the default): only customers whose mirror row changed since the version
 this pipeline last processed are read. Those that match the filter are transformed and
@@ -26,6 +28,7 @@ from stripe_customer_assets.pipeline.compiled import Pipeline
 from stripe_customer_assets.pipeline.filter_sql import SqlFilter
 from stripe_customer_assets.pipeline.javascript import JavaScriptTransform
 from stripe_customer_assets.pipeline.problems import PipelineRunError
+from stripe_customer_assets.pipeline.reject_guard import check_reject_threshold
 from stripe_customer_assets.pipeline.rejects import (
     Reject,
     clear_rejects,
@@ -61,6 +64,8 @@ from stripe_customer_assets.pipeline.target import (
 )
 from stripe_customer_assets.pipeline.transform import transform_customers
 from stripe_customer_assets.warehouse import Warehouse
+from stripe_customer_assets.warehouse.ddl import ensure_schema
+from stripe_customer_assets.warehouse.engine import split_table
 
 PAGE_SIZE = 2_000
 
@@ -79,9 +84,12 @@ def run_pipeline(
     now = dt.datetime.now(dt.UTC)
     result = PipelineResult(pipeline.name, pipeline.table)
     javascript = pipeline.javascript()
+    if warehouse.is_postgres:
+        _ensure_shared_tables(warehouse, pipeline, mirror_schema)
     try:
         with warehouse.begin() as conn:
             _lock(conn, pipeline.name)
+            rows_before = row_count(conn, pipeline.table) if table_columns(conn, pipeline.table) else 0
             since, upto = _start(
                 conn, pipeline, mirror_schema, warehouse.dialect, full_rebuild, result
             )
@@ -92,6 +100,15 @@ def run_pipeline(
                 result.removed += removed_by_filter(
                     conn, pipeline.table, customers_table(mirror_schema), where.sql, where.params
                 )
+            # Past the threshold this raises inside the transaction: nothing is written.
+            check_reject_threshold(
+                result,
+                pipeline.config.max_reject_rate,
+                rows_before,
+                pipeline=pipeline.name,
+                table=pipeline.table,
+                source=pipeline.source,
+            )
             state = PipelineState(
                 pipeline=pipeline.name,
                 table=pipeline.table,
@@ -110,6 +127,20 @@ def run_pipeline(
             javascript.close()
     result.duration_s = time.monotonic() - started
     return result
+
+
+def _ensure_shared_tables(warehouse: Warehouse, pipeline: Pipeline, schema: str) -> None:
+    """The tables pipelines share, and the target's schema, in a short transaction of their
+    own: created under the DDL lock (``warehouse/ddl.py``) when missing, so parallel runs on
+    a fresh warehouse neither fail on them nor wait for each other's whole run."""
+    with warehouse.begin() as conn:
+        if not mirror_exists(conn, schema):
+            return  # _start says so
+        ensure_state_table(conn, schema)
+        ensure_rejects_table(conn, schema)
+        target_schema, _ = split_table(pipeline.table, default_schema="")
+        if target_schema:
+            ensure_schema(conn, target_schema)
 
 
 def _start(

@@ -15,9 +15,12 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from stripe_customer_assets.warehouse.ddl import ensure, ensure_schema
+from stripe_customer_assets.warehouse.names import qualified
+
 
 def state_table(schema: str) -> str:
-    return f'"{schema}"."import_state"'
+    return qualified(schema, "import_state")
 
 
 @dataclass(frozen=True)
@@ -37,8 +40,10 @@ def columns_signature(signature: list[tuple[str, str, bool]]) -> str:
 
 
 def ensure_state_table(conn: Connection, schema: str) -> None:
-    conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-    conn.exec_driver_sql(
+    """The table, created safely when pipelines start at once on a fresh warehouse (``ddl.py``)."""
+    ensure_schema(conn, schema)
+    ensure(
+        conn,
         f"""CREATE TABLE IF NOT EXISTS {state_table(schema)} (
             pipeline VARCHAR PRIMARY KEY,
             target_table VARCHAR NOT NULL,
@@ -48,7 +53,9 @@ def ensure_state_table(conn: Connection, schema: str) -> None:
             run_id VARCHAR,
             mode VARCHAR,
             updated_at TIMESTAMPTZ
-        )"""
+        )""",
+        schema,
+        "import_state",
     )
 
 

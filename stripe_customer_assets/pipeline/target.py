@@ -19,7 +19,9 @@ from sqlalchemy.engine import Connection
 
 from stripe_customer_assets.pipeline.model import KEY_COLUMN, CustomerModel
 from stripe_customer_assets.warehouse import quote_table, upsert_frame
+from stripe_customer_assets.warehouse.ddl import ensure_schema
 from stripe_customer_assets.warehouse.engine import split_table
+from stripe_customer_assets.warehouse.names import quote_ident
 
 ID_CHUNK = 1000
 _DTYPES = {
@@ -69,11 +71,11 @@ def table_columns(conn: Connection, table: str) -> list[str] | None:
 def create_table(conn: Connection, table: str, model: CustomerModel, dialect: str) -> None:
     schema, _ = split_table(table, default_schema="")
     if schema:
-        conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-    columns = [f'"{KEY_COLUMN}" VARCHAR PRIMARY KEY']
+        ensure_schema(conn, schema)
+    columns = [f"{quote_ident(KEY_COLUMN)} VARCHAR PRIMARY KEY"]
     for prop in model.properties:
         columns.append(
-            f'"{prop.name}" {prop.sql_type(dialect)}{"" if prop.nullable else " NOT NULL"}'
+            f'{quote_ident(prop.name)} {prop.sql_type(dialect)}{"" if prop.nullable else " NOT NULL"}'
         )
     columns += [
         '"_synced_at" TIMESTAMPTZ NOT NULL',

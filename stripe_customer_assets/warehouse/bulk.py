@@ -24,11 +24,19 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from sqlalchemy.engine import Connection
 
+from stripe_customer_assets.warehouse.names import quote_ident
+from stripe_customer_assets.warehouse.nul import (
+    NUL,
+    NUL_TEXT,
+    arrow_for_postgres,
+    frame_value_for_postgres,
+    json_columns,
+)
+
 NULL_MARKER = "__sca_null_7f3e9b__"
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+_q = quote_ident
 
 
 def _arrow(df: pd.DataFrame) -> pa.Table | None:
@@ -43,7 +51,9 @@ def copy_arrow(conn: Connection, table_sql: str, table: pa.Table) -> None:
     """``COPY`` an Arrow table into ``table_sql`` (PostgreSQL), columns in ``table``'s order.
 
     Arrow's CSV quotes every string, so an empty string stays one; NULL is an empty field.
+    A NUL character (which PostgreSQL cannot hold) is written as ``\\u0000`` (``nul.py``).
     """
+    table = arrow_for_postgres(conn, table_sql, table)
     cols = ", ".join(_q(name) for name in table.column_names)
     buffer = io.BytesIO()
     pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
@@ -67,11 +77,28 @@ def _copy(conn: Connection, table_sql: str, df: pd.DataFrame) -> None:
         return
     # Every text value is quoted, so an empty string stays an empty string; missing values
     # are written as a marker that FORCE_NULL turns into NULL.
+    df = _escape_nul(conn, table_sql, df)
     cols = ", ".join(_q(str(c)) for c in df.columns)
     buffer = io.StringIO()
     df.to_csv(buffer, index=False, header=False, quoting=csv.QUOTE_NONNUMERIC, na_rep=NULL_MARKER)
     command = f"COPY {table_sql} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '{NULL_MARKER}', FORCE_NULL ({cols}))"
     _copy_expert(conn, command, buffer)
+
+
+def _escape_nul(conn: Connection, table_sql: str, df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with NUL characters as PostgreSQL can hold them (see ``nul.py``)."""
+    found = [
+        str(c)
+        for c in df.columns
+        if df[c].dtype == object and any(isinstance(v, str) and (NUL in v or NUL_TEXT in v) for v in df[c])
+    ]
+    if not found:
+        return df
+    json_cols = json_columns(conn, table_sql)
+    df = df.copy()
+    for name in found:
+        df[name] = [frame_value_for_postgres(v, name in json_cols) for v in df[name]]
+    return df
 
 
 def _stage(conn: Connection, target_sql: str, df: pd.DataFrame) -> str:

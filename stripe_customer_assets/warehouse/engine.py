@@ -23,24 +23,27 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.pool import NullPool
 
-
-class WarehouseError(RuntimeError):
-    """A warehouse problem the user can act on (URL, permissions, SQL)."""
+from stripe_customer_assets.warehouse.ddl import ensure_schema
+from stripe_customer_assets.warehouse.errors import WarehouseError, bad_url, explain, masked
+from stripe_customer_assets.warehouse.names import InvalidNameError, qualified, split_qualified
 
 
 def quote_table(name: str) -> str:
-    """Quote a possibly schema-qualified table name: ``a.b`` -> ``"a"."b"``."""
-    parts = [p.strip().strip('"') for p in name.split(".")]
-    if not 1 <= len(parts) <= 2 or not all(parts):
-        raise WarehouseError(f"invalid table name {name!r}: expected 'table' or 'schema.table'")
-    return ".".join('"' + p.replace('"', '""') + '"' for p in parts)
+    """Quote a possibly schema-qualified table name: ``a.b`` -> ``"a"."b"``; each part is
+    checked (``names.py``), so a bad name is refused, never interpolated."""
+    try:
+        schema, table = split_qualified(name)
+    except InvalidNameError as err:
+        raise WarehouseError(str(err)) from None
+    return qualified(schema, table)
 
 
 def split_table(name: str, default_schema: str = "main") -> tuple[str, str]:
-    parts = [p.strip().strip('"') for p in name.split(".")]
-    if len(parts) == 1:
-        return default_schema, parts[0]
-    return parts[0], parts[1]
+    try:
+        schema, table = split_qualified(name)
+    except InvalidNameError as err:
+        raise WarehouseError(str(err)) from None
+    return (schema if schema is not None else default_schema), table
 
 
 class _FileLock:
@@ -102,22 +105,30 @@ class Warehouse:
 
     def __init__(self, url: str, *, lock_timeout: float = 900.0):
         self.url = url
-        parsed = make_url(url)
-        self.dialect = parsed.get_backend_name()
+        try:
+            parsed = make_url(url)
+            self.dialect = parsed.get_backend_name()
+        except sa.exc.ArgumentError as err:
+            raise bad_url(err, url) from None
         self.lock_timeout = lock_timeout
         self._lock: _FileLock | None = None
         self._database: str | None = None
-        if self.dialect == "duckdb":
-            database = parsed.database or ":memory:"
-            if database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
-                self._database = str(Path(database).resolve())
-                self._lock = _FileLock.for_path(self._database + ".lock")
-            # Short-lived connections: a DuckDB file must not stay open between transactions,
-            # or another process could never take its turn as the writer.
-            self.engine = sa.create_engine(url, poolclass=NullPool)
-        else:
-            self.engine = sa.create_engine(url, pool_pre_ping=True)
+        try:
+            if self.dialect == "duckdb":
+                database = parsed.database or ":memory:"
+                if database != ":memory:":
+                    Path(database).parent.mkdir(parents=True, exist_ok=True)
+                    self._database = str(Path(database).resolve())
+                    self._lock = _FileLock.for_path(self._database + ".lock")
+                # Short-lived connections: a DuckDB file must not stay open between
+                # transactions, or another process could never take its turn as the writer.
+                self.engine = sa.create_engine(url, poolclass=NullPool)
+            else:
+                self.engine = sa.create_engine(url, pool_pre_ping=True)
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as err:
+            raise bad_url(err, url) from None
+        except OSError as err:  # the DuckDB file's directory cannot be made
+            raise explain(err, url, self.dialect) from None
 
     @property
     def is_postgres(self) -> bool:
@@ -129,13 +140,12 @@ class Warehouse:
 
     def display_url(self) -> str:
         """The URL with any password hidden, for logs and metadata."""
-        return make_url(self.url).render_as_string(hide_password=True)
+        return masked(self.url)
 
     @contextlib.contextmanager
     def begin(self) -> Iterator[Connection]:
         """One transaction; commits on success, rolls back on any exception."""
-        lock = self._lock.hold(self.lock_timeout) if self._lock else contextlib.nullcontext()
-        with lock, self.engine.begin() as conn:
+        with self.connect() as conn, conn.begin():
             yield conn
 
     @contextlib.contextmanager
@@ -144,9 +154,16 @@ class Warehouse:
 
         It holds the DuckDB file lock while open, so keep it for seconds, not minutes: bulk
         writers use it to skip reopening the database file (and checkpointing it) per batch.
+        A failure to open it (server unreachable, file locked or read-only) names
+        WAREHOUSE_URL and the fix (``errors.py``); errors of the work inside are left as they are.
         """
-        lock = self._lock.hold(self.lock_timeout) if self._lock else contextlib.nullcontext()
-        with lock, self.engine.connect() as conn:
+        with contextlib.ExitStack() as opened:
+            try:
+                if self._lock:
+                    opened.enter_context(self._lock.hold(self.lock_timeout))
+                conn = opened.enter_context(self.engine.connect())
+            except (sa.exc.DBAPIError, OSError, WarehouseError) as err:
+                raise explain(err, self.url, self.dialect) from None
             yield conn
 
     @contextlib.contextmanager
@@ -158,7 +175,7 @@ class Warehouse:
         lock is a file lock (DuckDB) or a session-level advisory lock (PostgreSQL).
         """
         if self.is_postgres:
-            with self.engine.connect() as conn:
+            with self.connect() as conn:
                 deadline = time.monotonic() + self.lock_timeout
                 key = sa.text("SELECT hashtextextended(:name, 0)")
                 lock_id = conn.execute(key, {"name": name}).scalar()
@@ -194,9 +211,9 @@ class Warehouse:
         return sa.inspect(conn).has_table(name, schema=schema)
 
     def ensure_schema(self, conn: Connection, table: str) -> None:
-        if "." in table:
-            schema = table.split(".")[0].strip('"')
-            conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        schema, _ = split_table(table, "")
+        if schema:
+            ensure_schema(conn, schema)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -83,6 +83,7 @@ def test_a_function_that_cannot_read_a_value_rejects_the_customer_with_its_prope
         table,
         schema={"started": "string"},
         transformation={"mapping": {"started": "date(metadata.started)"}},
+        max_reject_rate=1,
     )
     result = run(p, mirror)
     assert (result.inserted, result.rejected) == (1, 1)

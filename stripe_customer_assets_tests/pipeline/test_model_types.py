@@ -122,7 +122,7 @@ def test_values_are_coerced_to_their_type(type_name, value, expected):
 
 def test_a_missing_value_of_a_non_nullable_property_is_rejected(mirror, table):
     mirror.put([customer(1), customer(2, email=None)])
-    p = pipeline(table, schema={"email": {"type": "string", "nullable": False}})
+    p = pipeline(table, schema={"email": {"type": "string", "nullable": False}}, max_reject_rate=1)
     result = run(p, mirror)
     assert (result.inserted, result.rejected) == (1, 1)
     assert result.reject_sample[0].customer_id == "cus_00002"

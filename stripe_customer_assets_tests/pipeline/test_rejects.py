@@ -5,7 +5,12 @@ from __future__ import annotations
 from stripe_customer_assets.pipeline.rejects import rejects_table
 from stripe_customer_assets_tests.pipeline.support import customer, pipeline, run, table_rows
 
-SEATS = {"schema": {"seats": "integer"}, "transformation": {"mapping": {"seats": "metadata.seats"}}}
+# These tests are about what one reject is; test_reject_threshold.py covers max_reject_rate.
+SEATS = {
+    "schema": {"seats": "integer"},
+    "transformation": {"mapping": {"seats": "metadata.seats"}},
+    "max_reject_rate": 1,
+}
 
 
 def rejects(mirror) -> list[dict]:

@@ -78,6 +78,7 @@ def test_a_javascript_endless_loop_or_unbounded_allocation_is_stopped_and_reject
             "javascript_timeout_ms": 100,
             "javascript_max_memory_mb": 16,
         },
+        max_reject_rate=1,
     )
     started = time.monotonic()
     result = run(p, mirror)
@@ -103,6 +104,7 @@ def test_a_javascript_exception_rejects_that_customer_with_the_message(mirror, t
         transformation={
             "javascript": "function transform(c) { return { country: c.address.country }; }"
         },
+        max_reject_rate=1,
     )
     result = run(p, mirror)
     assert (result.inserted, result.rejected) == (1, 1)
@@ -157,6 +159,7 @@ def test_a_python_exception_rejects_only_that_customer(mirror, table):
         table,
         schema={"score": "integer"},
         transformation={"python": f"{MODULE}:fails_for_delinquent"},
+        max_reject_rate=1,
     )
     result = run(p, mirror)
     assert (result.inserted, result.rejected) == (8, 2)
@@ -172,6 +175,7 @@ def test_a_transform_returning_a_property_outside_the_schema_is_rejected(mirror,
         table,
         schema={"email": "string"},
         transformation={"python": f"{MODULE}:returns_unknown_property"},
+        max_reject_rate=1,
     )
     result = run(p, mirror)
     assert result.rejected == 1

@@ -38,3 +38,22 @@ def fails_for_delinquent(customer: dict[str, Any]) -> dict[str, Any]:
 
 def returns_unknown_property(customer: dict[str, Any]) -> dict[str, Any]:
     return {"emial": customer.get("email")}
+
+
+def with_nul(customer: dict[str, Any]) -> dict[str, Any]:
+    """Values holding U+0000, and an error message holding it for one customer."""
+    if customer["id"].endswith("3"):
+        raise ValueError("bad\x00value")
+    return {"label": "a\x00b", "extra": {"k": "v\x00", "list": ["\x00"]}}
+
+
+# Flipped by tests: a transform that starts raising without any change to its configuration
+# (a dependency broke, a lookup went away).
+BROKEN = {"on": False}
+
+
+def score_unless_broken(customer: dict[str, Any]) -> dict[str, Any]:
+    """Raises for 9 customers in 10 while ``BROKEN["on"]``."""
+    if BROKEN["on"] and not customer["id"].endswith("0"):
+        raise RuntimeError(f"scoring service unavailable for {customer['id']}")
+    return {"score": len(customer.get("name") or "")}

@@ -163,6 +163,13 @@ CONFIG_ERRORS = [
         "filters.conditions[0].operator: unknown operator 'equals'",
     ),
     (
+        "import: a table name holding a quote",
+        IMPORT_YAML,
+        "table: analytics.pros",
+        'table: analytics.pro"s',
+        """attributes.table: invalid table name 'analytics.pro"s'""",
+    ),
+    (
         "import: mapping to an undefined property",
         IMPORT_YAML,
         "email: lower(email)",
@@ -375,3 +382,28 @@ def test_a_malformed_answer_is_stored_as_sent_and_the_next_full_scan_repairs_it(
     repaired = refresh_mirror(api, world.wh, world.mirror_schema, full_refresh=True, concurrency=4)
     assert repaired.mode == "full"
     assert mirror_differences(world.wh, world.mirror_schema, world.standin) == []
+
+
+# -- a bad value from Stripe ---------------------------------------------------------------
+
+
+def test_a_nul_character_in_one_customer_stops_nothing_and_changes_nothing_already_written(world):
+    """PostgreSQL cannot store U+0000: the mirror and the pipeline keep it as text and go on."""
+    before, _ = world.snapshot()
+    world.standin.create_customer(name="Nul\x00Name", email="nul@example.com", metadata={"note": "a\x00"})
+    world.standin.create_customer(name="Later", email="later@example.com")
+    result = refresh_mirror(world.api, world.wh, world.mirror_schema, concurrency=4)
+    assert (result.mode, result.inserted) == ("incremental", 2)
+    pipeline = compile_pipeline(
+        PipelineConfig.model_validate(
+            {"name": "everyone", "table": f"{world.schemas[3]}.customers", "schema": {"email": "string"}}
+        )
+    )
+    assert run_pipeline(pipeline, world.wh, world.mirror_schema).inserted == 2
+    after, _ = world.snapshot()
+    moving = ("customers_cursor", "import_state")  # the cursor and the pipeline's state move on
+    for table, rows in before.items():
+        if not table.endswith(moving):
+            assert all(row in after[table] for row in rows), table
+    _, plan = world.plan()
+    assert {entry.action for entry in plan.entries} == {"unchanged"}

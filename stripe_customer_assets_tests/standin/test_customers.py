@@ -225,3 +225,12 @@ def test_out_of_band_changes_through_the_python_api_record_events(standin):
     types = [e["type"] for e in standin.events()]
     assert types == ["customer.deleted", "customer.updated", "customer.created"]
     assert standin.events()[0]["request"] == {"id": None, "idempotency_key": None}
+
+
+def test_a_nul_character_in_a_name_or_metadata_value_is_stored_and_returned_escaped(client, standin):
+    # Stripe's metadata values "can contain any characters" (docs.stripe.com/api/metadata);
+    # the stand-in keeps U+0000 and writes it in its JSON as the escape \u0000.
+    c = client.v1.customers.create(params={"name": "a\x00b", "metadata": {"note": "\x00"}}).to_dict()
+    assert (c["name"], c["metadata"]) == ("a\x00b", {"note": "\x00"})
+    [event] = [e for e in standin.events() if e["data"]["object"]["id"] == c["id"]]
+    assert event["data"]["object"]["name"] == "a\x00b"
