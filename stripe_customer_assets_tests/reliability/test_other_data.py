@@ -77,6 +77,11 @@ def run(defs: dg.Definitions, instance, *keys: str, config: dict | None = None):
     )
 
 
+def run_sync_job(defs: dg.Definitions, instance):
+    """The export's own job: the only kind of run (besides one naming the sync) that writes."""
+    return defs.resolve_job_def("crm_sync_job").execute_in_process(instance=instance, raise_on_error=False)
+
+
 def failures(result) -> dict[str, str]:
     return {
         e.step_key: e.step_failure_data.error.to_string()
@@ -110,6 +115,8 @@ def world(standin, warehouse_url, mirror_schema, unique_schema, monkeypatch):
         defs = project_defs(sandbox, names)
         first = run(defs, instance)
         assert first.success, failures(first)
+        synced = run_sync_job(defs, instance)
+        assert synced.success, failures(synced)
         second = run(defs, instance)  # the export's echo reaches the mirror
         assert second.success
         yield defs, instance, wh, schemas, names
@@ -153,8 +160,11 @@ def test_a_live_key_after_a_test_mirror_changes_nothing_and_the_next_export_send
 
     # Back to the test key: the pending plan applies, nothing was lost.
     monkeypatch.setenv("STRIPE_API_KEY", STANDIN_API_KEY)
-    again = run(defs, instance)
+    again = run_sync_job(defs, instance)
     assert again.success and len(standin.customers()) == 502
+    assert {c["name"] for c in standin.customers() if c["name"] and c["name"].startswith("New ")} == {
+        f"New {i}" for i in range(1, 13)
+    }
 
 
 @pytest.mark.parametrize("warehouse_url", ["duckdb"], indirect=True)
