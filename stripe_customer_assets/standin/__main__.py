@@ -146,6 +146,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--endpoint-concurrency-limit", type=int, default=None)
     p.add_argument("--retention-days", type=float, default=30.0)
     p.add_argument(
+        "--event-visibility-delay",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="events are listed only U(0, S) seconds after their created time",
+    )
+    p.add_argument(
+        "--event-order-shuffle",
+        action="store_true",
+        help="list events of the same second in a random order",
+    )
+    p.add_argument(
         "--fault",
         action="append",
         type=_fault,
@@ -193,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         concurrency_limit=args.concurrency_limit,
         endpoint_concurrency_limit=args.endpoint_concurrency_limit,
         event_retention_days=args.retention_days,
+        event_visibility_delay=args.event_visibility_delay,
+        event_order_shuffle=args.event_order_shuffle,
         seed=args.seed,
         now=args.now,
         **kwargs,
