@@ -31,23 +31,68 @@ import json
 import logging
 import math
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from stripe_customer_assets.mirror.events import CUSTOMER_EVENT_TYPES, PAGE_SIZE
-from stripe_customer_assets.mirror.table import customer_columns_sql, json_items_sql
+from stripe_customer_assets.mirror.store import SOURCE_COLUMNS, MergeCounts, merge
+from stripe_customer_assets.mirror.table import (
+    customer_columns_sql,
+    customers_table,
+    json_items_sql,
+)
 from stripe_customer_assets.stripe_api import StripeApi, StripeRequestError
 from stripe_customer_assets.warehouse import Warehouse, staged_arrow
 
 log = logging.getLogger(__name__)
 
 # Pages are written to the stage once this much text is buffered (or at the end).
-STAGE_FLUSH_BYTES = 4 * 1024 * 1024
+STAGE_FLUSH_BYTES = 1024 * 1024
+# DuckDB caches what it reads and writes up to 80% of RAM by default: a large backlog
+# would grow the process with it. The events path caps it (one thread, DuckDB spills to
+# disk beyond the cap), so peak memory does not follow the backlog. DuckDB keeps the rows a
+# transaction appends in memory until a row group (122,880 rows) is full, so a commit of
+# many large customers can need more: a transaction that runs out is rolled back and run
+# again with the next, larger cap (``None``: DuckDB's default).
+DUCKDB_MEMORY_STEPS: tuple[str | None, ...] = ("128MB", "1GB", None)
+T = TypeVar("T")
+
+
+def bound_memory(conn: Connection, limit: str | None = DUCKDB_MEMORY_STEPS[0]) -> None:
+    """Cap DuckDB's memory for this connection's database (a no-op elsewhere)."""
+    if conn.dialect.name != "duckdb":
+        return
+    if limit is None:
+        conn.exec_driver_sql("RESET memory_limit")
+        conn.exec_driver_sql("RESET threads")
+        return
+    conn.exec_driver_sql(f"SET memory_limit = '{limit}'")
+    conn.exec_driver_sql("SET preserve_insertion_order = false")
+    conn.exec_driver_sql("SET threads = 1")
+
+
+def _out_of_memory(err: BaseException) -> bool:
+    return type(getattr(err, "orig", None)).__name__ == "OutOfMemoryException"
+
+
+def bounded(warehouse: Warehouse, work: Callable[[Connection], T]) -> T:
+    """``work`` in one transaction under DuckDB's memory cap, again under a larger one if it runs out."""
+    steps = DUCKDB_MEMORY_STEPS if warehouse.is_duckdb else (None,)
+    for i, limit in enumerate(steps):
+        try:
+            with warehouse.begin() as conn:
+                bound_memory(conn, limit)
+                return work(conn)
+        except sa.exc.OperationalError as err:
+            if not _out_of_memory(err) or i == len(steps) - 1:
+                raise
+            log.warning("DuckDB ran out of its %s memory cap; running the transaction again with more", limit)
+    raise AssertionError("unreachable")
 _RETRIEVED = "retrieved:"
 
 
@@ -88,7 +133,9 @@ class EventStage:
     """``customers_events_stage``: pages of ``GET /v1/events`` as they arrive.
 
     The page text goes to the warehouse, which takes each event apart in SQL; Python holds
-    at most ``STAGE_FLUSH_BYTES`` of it. An event listed twice is kept once.
+    at most ``STAGE_FLUSH_BYTES`` of it. An event listed twice is kept once (PostgreSQL: by
+    the key; DuckDB: plain appends, which it writes out instead of holding them, and the
+    rare duplicate is dropped by ``finish``).
     """
 
     def __init__(self, warehouse: Warehouse, schema: str):
@@ -98,9 +145,11 @@ class EventStage:
         self._bodies: list[str] = []
         self._bytes = 0
         with warehouse.begin() as conn:
+            bound_memory(conn)
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {self.table}")
             conn.exec_driver_sql(
-                f"CREATE TABLE {self.table} (event_id VARCHAR PRIMARY KEY, customer_id VARCHAR NOT NULL, "
+                f"CREATE TABLE {self.table} (event_id VARCHAR{'' if warehouse.is_duckdb else ' PRIMARY KEY'}, "
+                "customer_id VARCHAR NOT NULL, "
                 "created BIGINT NOT NULL, type VARCHAR, obj TEXT NOT NULL)"
             )
 
@@ -119,10 +168,28 @@ class EventStage:
             return
         table = pa.table({"body": pa.array(self._bodies, pa.string())})
         self._bodies, self._bytes = [], 0
-        with self.warehouse.begin() as conn, staged_arrow(conn, [("body", "TEXT")], table) as pages:
+        bounded(self.warehouse, lambda conn: self._insert(conn, table))
+
+    def _insert(self, conn: Connection, table: pa.Table) -> None:
+        with staged_arrow(conn, [("body", "TEXT")], table) as pages:
             conn.exec_driver_sql(
                 f"INSERT INTO {self.table} (event_id, customer_id, created, type, obj) "
-                f"{_events_sql(conn.dialect.name, pages)} ON CONFLICT (event_id) DO NOTHING"
+                f"{_events_sql(conn.dialect.name, pages)}"
+                + ("" if conn.dialect.name == "duckdb" else " ON CONFLICT (event_id) DO NOTHING")
+            )
+
+    def finish(self) -> None:
+        """Write what is buffered; drop an event listed twice (DuckDB, no key there)."""
+        self.flush()
+        if not self.warehouse.is_duckdb:
+            return
+        bounded(self.warehouse, self._drop_duplicates)
+
+    def _drop_duplicates(self, conn: Connection) -> None:
+        rows, ids = conn.exec_driver_sql(f"SELECT COUNT(*), COUNT(DISTINCT event_id) FROM {self.table}").one()
+        if rows != ids:
+            conn.exec_driver_sql(
+                f"DELETE FROM {self.table} WHERE rowid NOT IN (SELECT MIN(rowid) FROM {self.table} GROUP BY event_id)"
             )
 
     def drop(self, conn: Connection) -> None:
@@ -186,7 +253,7 @@ def read_events(api: StripeApi, stage: EventStage, since: int, stats: FeedStats)
             after = data[-1].get("id")
         if not reply.data.get("has_more") or not data or not after:
             break
-    stage.flush()
+    stage.finish()
 
 
 def _decisions_sql(schema: str, *, with_window: bool) -> str:
@@ -268,41 +335,43 @@ def retrieve_customers(api: StripeApi, warehouse: Warehouse, schema: str, ids: I
     return out
 
 
-def source_table(conn: Connection, schema: str, retrieved: Retrieved, *, with_window: bool) -> tuple[str, int]:
-    """A temporary mirror source table: each customer's state to write (``merge`` reads it).
+def source_relation(conn: Connection, schema: str, retrieved: Retrieved, *, with_window: bool) -> tuple[str, int]:
+    """Each customer's state to write, as a relation ``merge`` reads (not materialized).
 
-    Holds the one new event of customers whose newest second has just it, and the
-    customers read back. Returns (table name, rows).
+    The one new event of customers whose newest second holds just it, and the customers
+    read back (a small temporary table). Returns (the relation, its rows). The relation is
+    a query over the stage, so the warehouse streams it into the mirror instead of holding
+    a copy of every changed customer.
     """
     dialect = conn.dialect.name
-    stage = stage_table(schema)
-    name = f"mirror_events_{uuid.uuid4().hex[:12]}"
-    on_commit = " ON COMMIT DROP" if dialect == "postgresql" else ""
+    extra = ["deleted", "deleted_at"]
     picked = (
-        f"(SELECT s.obj AS c, s.type = 'customer.deleted' AS deleted,"
+        f"SELECT s.obj AS c, s.type = 'customer.deleted' AS deleted,"
         f" CASE WHEN s.type = 'customer.deleted' THEN {_to_timestamp(dialect, 's.created')} END AS deleted_at"
-        f" FROM {stage} AS s JOIN ({_decisions_sql(schema, with_window=with_window)}) AS d"
-        " ON d.event_id = s.event_id WHERE d.n_top = 1 AND d.n_new = 1) AS picked"
+        f" FROM {stage_table(schema)} AS s JOIN ({_decisions_sql(schema, with_window=with_window)}) AS d"
+        " ON d.event_id = s.event_id WHERE d.n_top = 1 AND d.n_new = 1"
     )
-    columns = customer_columns_sql(dialect, json_items_sql(dialect, picked, ["deleted", "deleted_at"]), ["deleted", "deleted_at"])
-    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
-    conn.exec_driver_sql(f"CREATE TEMP TABLE {name}{on_commit} AS {columns}")
+    rows = int(
+        conn.exec_driver_sql(
+            f"SELECT COUNT(*) FROM ({_decisions_sql(schema, with_window=with_window)}) AS d "
+            "WHERE d.n_top = 1 AND d.n_new = 1"
+        ).scalar()
+        or 0
+    )
     if retrieved.rows:
-        table = pa.table(
-            {
-                "c": pa.array([r[1] for r in retrieved.rows], pa.string()),
-                "deleted": pa.array([r[2] for r in retrieved.rows], pa.bool_()),
-                "deleted_at": pa.array([r[3] for r in retrieved.rows], pa.timestamp("us", tz="UTC")),
-            }
+        name = f"mirror_read_back_{uuid.uuid4().hex[:12]}"
+        on_commit = " ON COMMIT DROP" if dialect == "postgresql" else ""
+        conn.exec_driver_sql(
+            f"CREATE TEMP TABLE {name} (c TEXT, deleted BOOLEAN, deleted_at TIMESTAMPTZ){on_commit}"
         )
-        cols = [("c", "TEXT"), ("deleted", "BOOLEAN"), ("deleted_at", "TIMESTAMPTZ")]
-        with staged_arrow(conn, cols, table) as staged:
-            more = customer_columns_sql(
-                dialect, json_items_sql(dialect, staged, ["deleted", "deleted_at"]), ["deleted", "deleted_at"]
-            )
-            conn.exec_driver_sql(f"INSERT INTO {name} {more}")
-    rows = int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {name}").scalar() or 0)
-    return name, rows
+        conn.execute(
+            sa.text(f"INSERT INTO {name} (c, deleted, deleted_at) VALUES (:c, :deleted, :deleted_at)"),
+            [{"c": r[1], "deleted": r[2], "deleted_at": r[3]} for r in retrieved.rows],
+        )
+        picked += f" UNION ALL SELECT c, deleted, deleted_at FROM {name}"
+        rows += len(retrieved.rows)
+    items = json_items_sql(dialect, f"({picked}) AS picked", extra)
+    return f"({customer_columns_sql(dialect, items, extra)})", rows
 
 
 def _to_timestamp(dialect: str, seconds: str) -> str:
@@ -353,3 +422,41 @@ def new_events(conn: Connection, schema: str, *, with_window: bool) -> int:
         ).scalar()
         or 0
     )
+
+
+def write_states(conn: Connection, schema: str, source: str, version: int, now: dt.datetime) -> MergeCounts:
+    """``merge`` the customers of ``source`` into the mirror, in bounded memory on DuckDB.
+
+    DuckDB holds every row an ``INSERT .. ON CONFLICT DO UPDATE`` (or an ``UPDATE``) touches
+    in memory until the commit, however low its memory limit, while plain appends are
+    written out as they grow. So on DuckDB the customers are first appended to a scratch
+    table, the mirror rows they change are deleted, and their new states appended: the
+    same rows as ``merge`` leaves, in one transaction. PostgreSQL uses ``merge`` itself.
+    """
+    if conn.dialect.name != "duckdb":
+        return merge(conn, schema, source, version, now)
+    target = customers_table(schema)
+    scratch = f'"{schema}"."customers_events_source"'
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {scratch}")
+    conn.exec_driver_sql(f"CREATE TABLE {scratch} AS SELECT * FROM {source} AS src")
+    counted = conn.exec_driver_sql(
+        "SELECT"
+        " SUM(CASE WHEN t.id IS NULL AND NOT s.deleted THEN 1 ELSE 0 END),"
+        " SUM(CASE WHEN t.id IS NOT NULL AND NOT s.deleted AND (t.deleted OR t.raw IS DISTINCT FROM s.raw) THEN 1 ELSE 0 END),"
+        " SUM(CASE WHEN s.deleted AND (t.id IS NULL OR NOT t.deleted) THEN 1 ELSE 0 END)"
+        f" FROM {scratch} s LEFT JOIN {target} t ON t.id = s.id"
+    ).one()
+    conn.exec_driver_sql(
+        f"DELETE FROM {target} WHERE id IN (SELECT s.id FROM {scratch} s JOIN {target} t ON t.id = s.id "
+        "WHERE t.raw IS DISTINCT FROM s.raw OR t.deleted IS DISTINCT FROM s.deleted)"
+    )
+    cols = ", ".join(f'"{c}"' for c in SOURCE_COLUMNS)
+    conn.execute(
+        sa.text(
+            f"INSERT INTO {target} ({cols}, synced_at, mirror_version) SELECT {cols}, :now, :version "
+            f"FROM {scratch} AS s WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE t.id = s.id)"
+        ),
+        {"now": now, "version": version},
+    )
+    conn.exec_driver_sql(f"DROP TABLE {scratch}")
+    return MergeCounts(int(counted[0] or 0), int(counted[1] or 0), int(counted[2] or 0))

@@ -38,13 +38,15 @@ from stripe_customer_assets.mirror.events import (
 from stripe_customer_assets.mirror.feed import (
     EventStage,
     FeedStats,
+    bounded,
     ensure_window_table,
     new_events,
     read_events,
     record_applied,
     retrieve_customers,
-    source_table,
+    source_relation,
     to_retrieve,
+    write_states,
 )
 from stripe_customer_assets.mirror.scan import PAGE_SIZE, ScanPage, scan_customers
 from stripe_customer_assets.mirror.store import (
@@ -244,9 +246,9 @@ def _incremental(
     if api.now().timestamp() - since > (EVENT_RETENTION - RETENTION_MARGIN).total_seconds():
         # Judged on Stripe's clock: events may have expired unseen.
         raise CursorExpired(f"cursor from {_from_ts(since):%Y-%m-%d %H:%M} is older than Stripe's event retention")
-    with warehouse.begin() as conn:
-        stats.new = new_events(conn, schema, with_window=True)
-        ambiguous = to_retrieve(conn, schema, with_window=True)
+    stats.new, ambiguous = bounded(
+        warehouse, lambda conn: (new_events(conn, schema, with_window=True), to_retrieve(conn, schema, with_window=True))
+    )
     retrieved = retrieve_customers(api, warehouse, schema, ambiguous)
     watermark = max(since, math.floor(stats.read_from if stats.read_from is not None else since) - overlap_s)
     result = MirrorResult(
@@ -259,15 +261,15 @@ def _incremental(
     if before_commit:
         before_commit()
     now = _now()
-    with warehouse.begin() as conn:
+
+    def commit(conn: Connection) -> Cursor:
         current = read_cursor(conn, schema) or cursor
         version = current.mirror_version
-        source, rows = source_table(conn, schema, retrieved, with_window=True)
+        source, rows = source_relation(conn, schema, retrieved, with_window=True)
         if rows:
             version += 1
-            counts = merge(conn, schema, source, version, now)
+            counts = write_states(conn, schema, source, version, now)
             result.inserted, result.updated, result.deleted = counts.inserted, counts.updated, counts.deleted
-        _drop_stage(conn, source)
         record_applied(conn, schema, watermark, retrieved, with_window=True)
         stage.drop(conn)
         next_cursor = Cursor(
@@ -279,6 +281,10 @@ def _incremental(
         )
         write_cursor(conn, schema, next_cursor)
         result.row_count = _live_rows(conn, schema)
+        return next_cursor
+
+    next_cursor = bounded(warehouse, commit)
+    version = next_cursor.mirror_version
     result.cursor_event_id = next_cursor.event_id
     result.cursor_event_created = next_cursor.event_created
     result.mirror_version = version
@@ -519,9 +525,8 @@ def _full_scan(
     # and the events since, applied with the scan's rows and remembered as applied.
     stage = EventStage(warehouse, schema)
     stage.add_events(replay)
-    stage.flush()
-    with warehouse.begin() as conn:
-        ambiguous = to_retrieve(conn, schema, with_window=False)
+    stage.finish()
+    ambiguous = bounded(warehouse, lambda conn: to_retrieve(conn, schema, with_window=False))
     retrieved = retrieve_customers(api, warehouse, schema, ambiguous)
     result.retrieved = len(ambiguous)
     if before_commit:
@@ -541,10 +546,9 @@ def _full_scan(
             counts = merge(conn, schema, scan, version, now)
             counts.deleted += mark_missing_deleted(conn, schema, scan, version, now)
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {scan}")
-        source, rows = source_table(conn, schema, retrieved, with_window=False)
+        source, rows = source_relation(conn, schema, retrieved, with_window=False)
         if rows:
-            counts += merge(conn, schema, source, version, now)
-        _drop_stage(conn, source)
+            counts += write_states(conn, schema, source, version, now)
         record_applied(conn, schema, watermark, retrieved, with_window=False)
         stage.drop(conn)
         next_cursor = Cursor(
