@@ -49,6 +49,7 @@ def test_mirror_materialization_reports_numeric_metadata_and_passes_checks(stand
     [mat] = again.asset_materializations_for_node("stripe__customers")
     assert mat.metadata["mode"].value == "incremental"
     assert mat.metadata["rows_updated"].value == 1
+    assert mat.metadata["customers_read_back"].value == 0
     assert mat.metadata["api_calls"].value == 1
     assert mat.metadata["cursor_event_id"].value.startswith("evt_")
 

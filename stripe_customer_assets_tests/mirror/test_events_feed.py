@@ -196,3 +196,28 @@ def test_overlap_setting_is_checked(monkeypatch):
         events_overlap_s()
     monkeypatch.setenv("STRIPE_EVENTS_OVERLAP_SECONDS", "300")
     assert events_overlap_s() == 300
+
+
+def test_full_scan_applies_same_second_events_by_the_true_state_and_the_next_run_repeats_none(
+    standin, api, warehouse_url, mirror_schema
+):
+    """Events in the scan's last second are applied with it: read back when ambiguous, then remembered."""
+    standin.set_clock(START, frozen=True)
+    standin.configure(event_order_shuffle=True)
+    standin.seed_customers(50, seed=8, now=START - 86400)
+    warehouse = Warehouse(warehouse_url)
+    refresh_mirror(api, warehouse, mirror_schema)
+    standin.advance_clock(seconds=30)
+    busy = [c["id"] for c in standin.customers()[:10]]
+    for cid in busy:
+        for step in range(5):
+            standin.update_customer(cid, name=f"step {step}")
+    scan = refresh_mirror(api, warehouse, mirror_schema, full_refresh=True)  # same second
+    assert scan.mode == "full"
+    rows = mirror_rows(warehouse, mirror_schema)
+    assert [rows[cid]["name"] for cid in busy] == ["step 4"] * len(busy)
+    assert_mirror_equals_stripe(warehouse, mirror_schema, standin)
+    assert scan.retrieved == len(busy)
+    standin.advance_clock(seconds=1)
+    after, calls = _calls(api, lambda: refresh_mirror(api, warehouse, mirror_schema))
+    assert (after.events, after.changed, after.retrieved, calls) == (0, 0, 0, 1)
