@@ -200,7 +200,7 @@ def _events_sql(dialect: str, pages: str) -> str:
     """(event_id, customer_id, created, type, obj) of the events in list answers ``pages.body``.
 
     Events without a customer object with a string id, or without an integer ``created``,
-    are left out (and counted by the caller as skipped).
+    are left out (the caller logs how many).
     """
     if dialect == "duckdb":
         return (
@@ -411,17 +411,16 @@ def record_applied(
     conn.execute(sa.text(f"DELETE FROM {window} WHERE created < :w"), {"w": watermark})
 
 
-def new_events(conn: Connection, schema: str, *, with_window: bool) -> int:
-    """Staged events not applied before."""
+def new_events(conn: Connection, schema: str, *, with_window: bool) -> tuple[int, int]:
+    """(staged events, of them not applied before)."""
+    staged = int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {stage_table(schema)}").scalar() or 0)
     if not with_window:
-        return int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {stage_table(schema)}").scalar() or 0)
-    return int(
-        conn.exec_driver_sql(
-            f"SELECT COUNT(*) FROM {stage_table(schema)} AS s WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {window_table(schema)} AS a WHERE a.event_id = s.event_id)"
-        ).scalar()
-        or 0
-    )
+        return staged, staged
+    new = conn.exec_driver_sql(
+        f"SELECT COUNT(*) FROM {stage_table(schema)} AS s WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {window_table(schema)} AS a WHERE a.event_id = s.event_id)"
+    ).scalar()
+    return staged, int(new or 0)
 
 
 def write_states(conn: Connection, schema: str, source: str, version: int, now: dt.datetime) -> MergeCounts:

@@ -246,16 +246,18 @@ def _incremental(
     if api.now().timestamp() - since > (EVENT_RETENTION - RETENTION_MARGIN).total_seconds():
         # Judged on Stripe's clock: events may have expired unseen.
         raise CursorExpired(f"cursor from {_from_ts(since):%Y-%m-%d %H:%M} is older than Stripe's event retention")
-    stats.new, ambiguous = bounded(
+    (staged, stats.new), ambiguous = bounded(
         warehouse, lambda conn: (new_events(conn, schema, with_window=True), to_retrieve(conn, schema, with_window=True))
     )
+    if staged < stats.listed:
+        log.warning("skipped %d customer events without a customer object", stats.listed - staged)
     retrieved = retrieve_customers(api, warehouse, schema, ambiguous)
     watermark = max(since, math.floor(stats.read_from if stats.read_from is not None else since) - overlap_s)
     result = MirrorResult(
         mode="incremental",
         reason=f"{stats.new} customer events since the cursor",
         events=stats.new,
-        reread=stats.listed - stats.new,
+        reread=staged - stats.new,
         retrieved=len(ambiguous),
     )
     if before_commit:
