@@ -1,6 +1,7 @@
 """Keep the mirror current: a full scan when needed, otherwise the events since the cursor.
 
 Crash safety: every run ends in one transaction that writes the rows and moves the cursor
+(a watermark behind Stripe's clock and the events applied since, ``mirror/feed.py``)
 together. A full scan streams pages into ``<schema>.customers_scan`` first (bounded
 memory); a crash leaves the mirror and cursor untouched, and the next run starts over.
 
@@ -449,9 +450,10 @@ def _window_events(
     so its events may be newer than some of the pages read. Stripe's clock tells which are
     safe: list reads began no earlier than ``reads_from`` (the first answer's ``Date`` minus
     the time since the first request), so an event created a whole second before that
-    happened before every read, and the scan saw its effect. The events after that point,
-    up to the cursor, are applied with the scan's rows: the cursor is exact, and nothing
-    already applied is replayed by the next run.
+    happened before every read, and the scan saw its effect: that second is the cursor's
+    watermark. The events after it, up to the newest, are applied with the scan's rows (as
+    an incremental run would, ``mirror/feed.py``) and recorded as applied: nothing is missed,
+    and nothing already applied is applied again by the next run.
     """
     data = newest.get("data") or []
     if not data:
