@@ -222,3 +222,32 @@ def test_full_scan_applies_same_second_events_by_the_true_state_and_the_next_run
     standin.advance_clock(seconds=1)
     after, calls = _calls(api, lambda: refresh_mirror(api, warehouse, mirror_schema))
     assert (after.events, after.changed, after.retrieved, calls) == (0, 0, 0, 1)
+
+
+def test_a_transaction_that_outgrows_duckdbs_cap_runs_again_under_a_larger_one(tmp_path):
+    import duckdb
+    import sqlalchemy as sa
+
+    from stripe_customer_assets.mirror.feed import DUCKDB_MEMORY_STEPS, bounded
+
+    warehouse = Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    caps: list[str] = []
+
+    def work(conn):
+        caps.append(conn.exec_driver_sql("SELECT current_setting('memory_limit')").scalar())
+        conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS t (x INTEGER)")
+        conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+        if len(caps) == 1:
+            raise sa.exc.OperationalError("INSERT", {}, duckdb.OutOfMemoryException("out of memory"))
+        return "done"
+
+    assert bounded(warehouse, work) == "done"
+    assert len(caps) == 2 and caps[0] != caps[1]  # 128 MB, then 1 GB (DuckDB prints MiB/GiB)
+    assert DUCKDB_MEMORY_STEPS[:2] == ("128MB", "1GB")
+    assert warehouse.scalar("SELECT COUNT(*) FROM t") == 1  # the first attempt was rolled back
+
+    def broken(conn):
+        raise sa.exc.OperationalError("SELECT", {}, duckdb.CatalogException("no such table"))
+
+    with pytest.raises(sa.exc.OperationalError):  # other errors are not retried
+        bounded(warehouse, broken)
