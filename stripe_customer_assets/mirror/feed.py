@@ -150,7 +150,7 @@ class EventStage:
             conn.exec_driver_sql(
                 f"CREATE TABLE {self.table} (event_id VARCHAR{'' if warehouse.is_duckdb else ' PRIMARY KEY'}, "
                 "customer_id VARCHAR NOT NULL, "
-                "created BIGINT NOT NULL, type VARCHAR, obj TEXT NOT NULL)"
+                "created BIGINT NOT NULL, type VARCHAR, api_version VARCHAR, obj TEXT NOT NULL)"
             )
 
     def add(self, body: str) -> None:
@@ -173,7 +173,7 @@ class EventStage:
     def _insert(self, conn: Connection, table: pa.Table) -> None:
         with staged_arrow(conn, [("body", "TEXT")], table) as pages:
             conn.exec_driver_sql(
-                f"INSERT INTO {self.table} (event_id, customer_id, created, type, obj) "
+                f"INSERT INTO {self.table} (event_id, customer_id, created, type, api_version, obj) "
                 f"{_events_sql(conn.dialect.name, pages)}"
                 + ("" if conn.dialect.name == "duckdb" else " ON CONFLICT (event_id) DO NOTHING")
             )
@@ -197,7 +197,10 @@ class EventStage:
 
 
 def _events_sql(dialect: str, pages: str) -> str:
-    """(event_id, customer_id, created, type, obj) of the events in list answers ``pages.body``.
+    """(event_id, customer_id, created, type, api_version, obj) of the events in ``pages.body``.
+
+    ``api_version`` is the version the event's object is rendered in (Stripe renders an
+    event in the API version of its creation, not the one requested).
 
     Events without a customer object with a string id, or without an integer ``created``,
     are left out (the caller logs how many).
@@ -205,7 +208,7 @@ def _events_sql(dialect: str, pages: str) -> str:
     if dialect == "duckdb":
         return (
             "SELECT e->>'$.id', e->>'$.data.object.id', CAST(e->>'$.created' AS BIGINT), e->>'$.type',"
-            " CAST(e->'$.data.object' AS VARCHAR)"
+            " e->>'$.api_version', CAST(e->'$.data.object' AS VARCHAR)"
             f" FROM (SELECT unnest(from_json(body, '{{\"data\": [\"JSON\"]}}').data) AS e FROM {pages}) AS x"
             " WHERE json_type(e, '$.id') = 'VARCHAR' AND json_type(e, '$.data.object.id') = 'VARCHAR'"
             " AND json_type(e, '$.created') IN ('BIGINT', 'UBIGINT') AND e->>'$.data.object.id' <> ''"
@@ -213,7 +216,7 @@ def _events_sql(dialect: str, pages: str) -> str:
     if dialect == "postgresql":
         return (
             "SELECT e->>'id', e->'data'->'object'->>'id', (e->>'created')::bigint, e->>'type',"
-            " (e->'data'->'object')::text"
+            " e->>'api_version', (e->'data'->'object')::text"
             f" FROM {pages} AS p CROSS JOIN LATERAL (SELECT p.body::jsonb -> 'data' AS data OFFSET 0) AS d"
             " CROSS JOIN LATERAL jsonb_array_elements("
             "CASE WHEN jsonb_typeof(d.data) = 'array' THEN d.data ELSE '[]'::jsonb END) AS e"
