@@ -36,6 +36,8 @@ def mirror_metadata(result: MirrorResult, schema: str) -> dict[str, Any]:
         "rows_updated": result.updated,
         "rows_deleted": result.deleted,
         "events_applied": result.events,
+        "events_reread": result.reread,
+        "customers_read_back": result.retrieved,
         "customers_listed": result.listed,
         "test_clock_customers": result.test_clocks.customers if result.test_clocks else 0,
         "api_calls": result.api_calls,

@@ -73,7 +73,13 @@ def judge(missing: int, live: int, guard: DeleteGuard, *, full_refresh: bool, sc
 
 
 def guard_full_scan(
-    warehouse: Warehouse, schema: str, scan: str, guard: DeleteGuard, *, full_refresh: bool
+    warehouse: Warehouse,
+    schema: str,
+    scan: str,
+    guard: DeleteGuard,
+    *,
+    full_refresh: bool,
+    keep_test_clocks: bool = False,
 ) -> None:
     """Before a full scan's commit: raise ``MassDeleteRefused`` when the anti-join against
     ``scan`` would mark too many live customers deleted.
@@ -82,7 +88,7 @@ def guard_full_scan(
     scan drops its working table too, so the mirror's schema is exactly as it was.
     """
     with warehouse.begin() as conn:
-        live, missing = count_missing(conn, schema, scan)
+        live, missing = count_missing(conn, schema, scan, keep_test_clocks=keep_test_clocks)
         message = judge(missing, live, guard, full_refresh=full_refresh, schema=schema)
         if message is not None:
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {scan}")

@@ -1,6 +1,7 @@
 """Keep the mirror current: a full scan when needed, otherwise the events since the cursor.
 
 Crash safety: every run ends in one transaction that writes the rows and moves the cursor
+(a watermark behind Stripe's clock and the events applied since, ``mirror/feed.py``)
 together. A full scan streams pages into ``<schema>.customers_scan`` first (bounded
 memory); a crash leaves the mirror and cursor untouched, and the next run starts over.
 
@@ -14,13 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import logging
 import math
+import os
 import queue
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,12 +34,23 @@ from stripe_customer_assets.mirror.cursor import Cursor, read_cursor, write_curs
 from stripe_customer_assets.mirror.events import (
     CUSTOMER_EVENT_TYPES,
     CursorExpired,
-    events_after,
-    events_since,
     newest_event,
 )
+from stripe_customer_assets.mirror.feed import (
+    EventStage,
+    FeedStats,
+    bounded,
+    ensure_window_table,
+    new_events,
+    read_events,
+    record_applied,
+    retrieve_customers,
+    source_relation,
+    to_retrieve,
+    write_states,
+)
 from stripe_customer_assets.mirror.identity import check_identity
-from stripe_customer_assets.mirror.mass_delete import DeleteGuard, guard_full_scan
+from stripe_customer_assets.mirror.mass_delete import DeleteGuard, MassDeleteRefused, guard_full_scan
 from stripe_customer_assets.mirror.scan import PAGE_SIZE, ScanPage, scan_customers
 from stripe_customer_assets.mirror.store import (
     SOURCE_COLUMNS,
@@ -53,11 +64,9 @@ from stripe_customer_assets.mirror.table import (
     customers_table,
     ensure_customers_index,
     ensure_tables,
-    json_items_sql,
     page_items_sql,
 )
 from stripe_customer_assets.mirror.test_clocks import TestClockScan, scan_test_clocks
-from stripe_customer_assets.mirror.versions import normalized_text
 from stripe_customer_assets.stripe_api import StripeApi
 from stripe_customer_assets.stripe_api.client import Reply
 from stripe_customer_assets.warehouse import Warehouse, staged_arrow
@@ -116,10 +125,33 @@ class MirrorResult:
     scan: Any = field(default=None, repr=False)  # ScanStats of a full scan
     test_clocks: TestClockScan | None = None  # a full scan's test clocks and their customers
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase of a full scan
+    reread: int = 0  # events listed again (the overlap behind Stripe's clock), applied before
+    retrieved: int = 0  # customers read back: several events in their newest second
 
     @property
     def changed(self) -> int:
         return self.inserted + self.updated + self.deleted
+
+
+OVERLAP_ENV = "STRIPE_EVENTS_OVERLAP_SECONDS"
+DEFAULT_OVERLAP_S = 120
+
+
+def events_overlap_s() -> int:
+    """How far behind Stripe's clock the events cursor stays (``STRIPE_EVENTS_OVERLAP_SECONDS``)."""
+    raw = os.environ.get(OVERLAP_ENV, "").strip()
+    if not raw:
+        return DEFAULT_OVERLAP_S
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(
+            f"{OVERLAP_ENV}={raw!r} is not a whole number of seconds >= 0 (how late Stripe may list "
+            f"an event and the mirror still read it; default {DEFAULT_OVERLAP_S})"
+        )
+    return value
 
 
 def _now() -> dt.datetime:
@@ -157,8 +189,12 @@ def refresh_mirror(
     retention: dt.timedelta = EVENT_RETENTION,
     before_commit: Callable[[], None] | None = None,
     delete_guard: DeleteGuard | None = None,
+    overlap_s: int | None = None,
 ) -> MirrorResult:
     """Bring ``<schema>.customers`` up to date with the Stripe account behind ``api``.
+
+    ``overlap_s``: how far behind Stripe's clock the events cursor stays, i.e. how late an
+    event may be listed and still be read (default ``STRIPE_EVENTS_OVERLAP_SECONDS``, 120).
 
     ``before_commit`` runs after everything was fetched and just before the final
     transaction (a hook for fault-injection tests). ``delete_guard``: how many customers a
@@ -173,12 +209,14 @@ def refresh_mirror(
         check_identity(api, warehouse, schema)  # a key of another account or mode stops here
         with warehouse.begin() as conn:
             ensure_tables(conn, schema)
+            ensure_window_table(conn, schema)
             cursor = read_cursor(conn, schema)
         reason = needs_full_scan(cursor, full_refresh, _now(), retention)
         result: MirrorResult | None = None
         if reason is None:
             try:
-                result = _incremental(api, warehouse, schema, cursor, before_commit)
+                overlap = events_overlap_s() if overlap_s is None else overlap_s
+                result = _incremental(api, warehouse, schema, cursor, before_commit, overlap)
             except CursorExpired as err:
                 reason = f"cursor expired: {err}"
         if result is None:
@@ -197,102 +235,78 @@ def _live_rows(conn: Connection, schema: str) -> int:
 
 
 def _incremental(
-    api: StripeApi, warehouse: Warehouse, schema: str, cursor: Cursor, before_commit: Callable[[], None] | None
+    api: StripeApi,
+    warehouse: Warehouse,
+    schema: str,
+    cursor: Cursor,
+    before_commit: Callable[[], None] | None,
+    overlap_s: int,
 ) -> MirrorResult:
-    latest: dict[str, dict[str, Any]] = {}
-    newest: dict[str, Any] | None = None
-    count = 0
-    pages = events_after(api, cursor.event_id) if cursor.event_id else events_since(api, cursor.event_created or _now())
-    for page in pages:  # oldest first
-        for event in page:
-            obj = (event.get("data") or {}).get("object") or {}
-            if not isinstance(obj, dict) or not obj.get("id"):
-                log.warning("skipping customer event %s without a customer object", event.get("id"))
-                continue
-            count += 1
-            latest[obj["id"]] = event
-            newest = event
-    if cursor.event_created is not None and api.now() - cursor.event_created > EVENT_RETENTION - RETENTION_MARGIN:
-        # Judged on Stripe's clock: events may have expired unseen (no event id to get a 404 for).
-        raise CursorExpired(f"cursor from {cursor.event_created:%Y-%m-%d %H:%M} is older than Stripe's event retention")
-    result = MirrorResult(mode="incremental", reason=f"{count} customer events since the cursor", events=count)
+    """Apply the customer events created since the cursor's watermark (see ``mirror/feed.py``).
+
+    The watermark stays ``overlap_s`` behind Stripe's clock, so events listed late are
+    read by a later run; every event is applied once, and a quiet run still moves the
+    watermark forward (a regularly running quiet account never falls out of retention).
+    """
+    if cursor.event_created is not None:
+        since = int(cursor.event_created.timestamp())
+    else:
+        since = int(api.now().timestamp()) - overlap_s
+    stats = FeedStats()
+    stage = EventStage(warehouse, schema, api.api_version)
+    read_events(api, stage, since, stats)
+    if api.now().timestamp() - since > (EVENT_RETENTION - RETENTION_MARGIN).total_seconds():
+        # Judged on Stripe's clock: events may have expired unseen.
+        raise CursorExpired(f"cursor from {_from_ts(since):%Y-%m-%d %H:%M} is older than Stripe's event retention")
+    (staged, stats.new), ambiguous = bounded(
+        warehouse, lambda conn: (new_events(conn, schema, with_window=True), to_retrieve(conn, schema, with_window=True))
+    )
+    if staged < stats.listed:
+        log.warning("skipped %d customer events without a customer object", stats.listed - staged)
+    retrieved = retrieve_customers(api, warehouse, schema, ambiguous)
+    watermark = max(since, math.floor(stats.read_from if stats.read_from is not None else since) - overlap_s)
+    result = MirrorResult(
+        mode="incremental",
+        reason=f"{stats.new} customer events since the cursor",
+        events=stats.new,
+        reread=staged - stats.new,
+        retrieved=len(ambiguous),
+    )
     if before_commit:
         before_commit()
     now = _now()
-    with warehouse.begin() as conn:
+
+    def commit(conn: Connection) -> Cursor:
         current = read_cursor(conn, schema) or cursor
         version = current.mirror_version
-        if latest:
+        source, rows = source_relation(conn, schema, retrieved, with_window=True)
+        if rows:
             version += 1
-            source = _stage_events(conn, list(latest.values()), api.api_version)
-            counts = merge(conn, schema, source, version, now)
-            _drop_stage(conn, source)
+            counts = write_states(conn, schema, source, version, now)
             result.inserted, result.updated, result.deleted = counts.inserted, counts.updated, counts.deleted
+        record_applied(conn, schema, watermark, retrieved, with_window=True)
+        stage.drop(conn)
         next_cursor = Cursor(
-            event_id=newest["id"] if newest else current.event_id,
-            event_created=_from_ts(newest.get("created")) if newest else current.event_created,
+            event_id=stats.newest_id or current.event_id,
+            event_created=_from_ts(watermark),
             mirror_version=version,
             mode="incremental",
             updated_at=now,
         )
         write_cursor(conn, schema, next_cursor)
         result.row_count = _live_rows(conn, schema)
+        return next_cursor
+
+    next_cursor = bounded(warehouse, commit)
+    version = next_cursor.mirror_version
     result.cursor_event_id = next_cursor.event_id
     result.cursor_event_created = next_cursor.event_created
     result.mirror_version = version
     return result
 
 
-_EVENT_COLUMNS = [
-    ("c", "TEXT"),
-    ("deleted", "BOOLEAN"),
-    ("deleted_at", "TIMESTAMPTZ"),
-    ("api_version", "TEXT"),
-    ("raw_normalized", "TEXT"),
-]
-
-
-def _temp_table(conn: Connection, select: str) -> str:
-    name = f"mirror_source_{uuid.uuid4().hex[:12]}"
-    on_commit = " ON COMMIT DROP" if conn.dialect.name == "postgresql" else ""
-    conn.exec_driver_sql(f"CREATE TEMP TABLE {name}{on_commit} AS {select}")
-    return name
-
-
 def _drop_stage(conn: Connection, name: str) -> None:
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
-
-
-def _stage_events(conn: Connection, events: list[dict[str, Any]], pinned_version: str) -> str:
-    """The customers of ``events`` (one per customer) as a temporary mirror source table.
-
-    Each keeps the API version its event was rendered in; one rendered in a version of
-    another customer shape than ``pinned_version`` also gets its pinned-shape JSON.
-    """
-    texts, deleted, deleted_at, versions, normalized = [], [], [], [], []
-    for event in events:
-        customer = event["data"]["object"]
-        texts.append(json.dumps(customer, ensure_ascii=False))
-        gone = event.get("type") == "customer.deleted"
-        deleted.append(gone)
-        deleted_at.append(_from_ts(event.get("created")) if gone else None)
-        version = event.get("api_version") if isinstance(event.get("api_version"), str) else None
-        versions.append(version)
-        normalized.append(normalized_text(customer, version, pinned_version) if isinstance(customer, dict) else None)
-    table = pa.table(
-        {
-            "c": pa.array(texts, pa.string()),
-            "deleted": pa.array(deleted, pa.bool_()),
-            "deleted_at": pa.array(deleted_at, pa.timestamp("us", tz="UTC")),
-            "api_version": pa.array(versions, pa.string()),
-            "raw_normalized": pa.array(normalized, pa.string()),
-        }
-    )
-    dialect = conn.dialect.name
-    extra = ["deleted", "deleted_at", "api_version"]
-    with staged_arrow(conn, _EVENT_COLUMNS, table) as stage:
-        items = json_items_sql(dialect, stage, extra, ["raw_normalized"])
-        return _temp_table(conn, customer_columns_sql(dialect, items, [*extra, "raw_normalized"]))
 
 
 _FLUSH = object()
@@ -457,9 +471,10 @@ def _window_events(
     so its events may be newer than some of the pages read. Stripe's clock tells which are
     safe: list reads began no earlier than ``reads_from`` (the first answer's ``Date`` minus
     the time since the first request), so an event created a whole second before that
-    happened before every read, and the scan saw its effect. The events after that point,
-    up to the cursor, are applied with the scan's rows: the cursor is exact, and nothing
-    already applied is replayed by the next run.
+    happened before every read, and the scan saw its effect: that second is the cursor's
+    watermark. The events after it, up to the newest, are applied with the scan's rows (as
+    an incremental run would, ``mirror/feed.py``) and recorded as applied: nothing is missed,
+    and nothing already applied is applied again by the next run.
     """
     data = newest.get("data") or []
     if not data:
@@ -479,16 +494,6 @@ def _window_events(
             "/v1/events", limit=PAGE_SIZE, types=CUSTOMER_EVENT_TYPES, starting_after=page[-1]["id"]
         )
         page, more = older.get("data") or [], bool(older.get("has_more"))
-
-
-def _latest_per_customer(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The last event of each customer in ``events`` (oldest first)."""
-    latest: dict[str, dict[str, Any]] = {}
-    for event in events:
-        obj = (event.get("data") or {}).get("object") or {}
-        if isinstance(obj, dict) and obj.get("id"):
-            latest[obj["id"]] = event
-    return latest
 
 
 def _full_scan(
@@ -528,11 +533,11 @@ def _full_scan(
         try:
             result.scan = scan_customers(api, writer.put, concurrency=concurrency, on_first_reply=on_first_reply)
             start_event, replay = _window_events(api, newest.result(), clock["reads_from"])
-            start_time = _from_ts(math.floor(clock["reads_from"]))
+            watermark = math.floor(clock["reads_from"]) - CURSOR_MARGIN_S
         except _NoServerClock:
             newest.result()  # fetched alongside, so its order against the reads is unknown
             start_event = newest_event(api)
-            start_time = api.now()
+            watermark = math.floor(api.now().timestamp()) - CURSOR_MARGIN_S
             result.scan = scan_customers(api, writer.put, concurrency=concurrency)
         # Customers on test clocks are only listed clock by clock.
         result.test_clocks = scan_test_clocks(api, writer.put, concurrency)
@@ -545,9 +550,23 @@ def _full_scan(
     result.timings["write_s"] = writer.write_s
     result.timings["write_cpu_s"] = writer.cpu_s
     result.timings["scan_cpu_s"] = result.scan.cpu_s
+    # The cursor: a watermark the scan covers (events before it happened before every read)
+    # and the events since, applied with the scan's rows and remembered as applied.
+    stage = EventStage(warehouse, schema, api.api_version)
+    stage.add_events(replay)
+    stage.finish()
+    ambiguous = bounded(warehouse, lambda conn: to_retrieve(conn, schema, with_window=False))
+    retrieved = retrieve_customers(api, warehouse, schema, ambiguous)
+    result.retrieved = len(ambiguous)
     if before_commit:
         before_commit()
-    guard_full_scan(warehouse, schema, scan, guard[0], full_refresh=guard[1])  # too many deletes: stop
+    clocks_listed = result.test_clocks is not None and result.test_clocks.complete
+    try:  # too many deletes: stop before committing, and leave no working table behind
+        guard_full_scan(warehouse, schema, scan, guard[0], full_refresh=guard[1], keep_test_clocks=not clocks_listed)
+    except MassDeleteRefused:
+        with warehouse.begin() as conn:
+            stage.drop(conn)
+        raise
     committing = time.monotonic()
     now = _now()
     with warehouse.begin() as conn:
@@ -561,18 +580,18 @@ def _full_scan(
         else:
             version = (current.mirror_version if current else 0) + 1
             counts = merge(conn, schema, scan, version, now)
-            clocks_listed = result.test_clocks is not None and result.test_clocks.complete
             counts.deleted += mark_missing_deleted(
                 conn, schema, scan, version, now, keep_test_clocks=not clocks_listed
             )
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {scan}")
-        if replay:
-            source = _stage_events(conn, list(_latest_per_customer(replay).values()), api.api_version)
-            counts += merge(conn, schema, source, version, now)
-            _drop_stage(conn, source)
+        source, rows = source_relation(conn, schema, retrieved, with_window=False)
+        if rows:
+            counts += write_states(conn, schema, source, version, now)
+        record_applied(conn, schema, watermark, retrieved, with_window=False)
+        stage.drop(conn)
         next_cursor = Cursor(
             event_id=start_event["id"] if start_event else None,
-            event_created=_from_ts(start_event.get("created")) if start_event else start_time,
+            event_created=_from_ts(watermark),
             mirror_version=version,
             mode="full",
             updated_at=now,

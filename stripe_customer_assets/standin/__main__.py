@@ -159,6 +159,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="the account's default API version (events are rendered in it; default 2023-08-16)",
     )
     p.add_argument(
+        "--event-visibility-delay",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="events are listed only U(0, S) seconds after their created time",
+    )
+    p.add_argument(
+        "--event-order-shuffle",
+        action="store_true",
+        help="list events of the same second in a random order",
+    )
+    p.add_argument(
         "--fault",
         action="append",
         type=_fault,
@@ -212,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         endpoint_concurrency_limit=args.endpoint_concurrency_limit,
         event_retention_days=args.retention_days,
         api_version=args.api_version,
+        event_visibility_delay=args.event_visibility_delay,
+        event_order_shuffle=args.event_order_shuffle,
         seed=args.seed,
         now=args.now,
         **kwargs,

@@ -78,6 +78,10 @@ class Datasets:
                 seed = None if self.seed is None else f"{self.seed}-{account_id}-{livemode}"
                 store = Store(self.clock, seed=seed, retention_seconds=store0.retention_seconds)  # type: ignore[arg-type]
                 store.livemode = livemode
+                # Account-level settings: the API version and how the events list behaves.
+                store.api_version = store0.api_version
+                store.visibility_delay = store0.visibility_delay
+                store.order_shuffle = store0.order_shuffle
                 found = (store, IdempotencyStore(self.clock, idem0.ttl_seconds))
                 self.sets[(account_id, livemode)] = found
             return found

@@ -254,6 +254,10 @@ class StripeStandin:
       -> ``endpoint-rate``; ``concurrency_limit`` / ``endpoint_concurrency_limit`` (requests in
       flight) -> ``global-concurrency`` / ``endpoint-concurrency``
     - ``event_retention_days`` (30), ``idempotency_ttl_hours`` (24)
+    - ``event_visibility_delay`` (seconds, 0): each event is listed by ``GET /v1/events`` only
+      a random ``U(0, delay)`` seconds after its ``created`` (Stripe's list is eventually
+      consistent); ``event_order_shuffle`` (False): events of the same second are listed in
+      a random, stable order (Stripe does not order them)
     - ``api_keys`` (secret keys), ``restricted_keys`` ({key: {"customers": "read"|"write"|
       "none", "events": ..., "balance": ...}}), ``account_id``
     - ``seed`` (ids, request ids, fault draws), ``now`` / ``frozen_clock`` (initial clock)
@@ -282,6 +286,8 @@ class StripeStandin:
         endpoint_concurrency_limit: int | None = None,
         event_retention_days: float = 30.0,
         idempotency_ttl_hours: float = 24.0,
+        event_visibility_delay: float = 0.0,
+        event_order_shuffle: bool = False,
         seed: int | None = None,
         now: float | None = None,
         frozen_clock: bool = False,
@@ -294,6 +300,8 @@ class StripeStandin:
         self.store = Store(self.clock, seed=seed, retention_seconds=event_retention_days * DAY)
         if api_version:
             self.store.api_version = api_version
+        self.store.visibility_delay = float(event_visibility_delay)
+        self.store.order_shuffle = bool(event_order_shuffle)
         self.fault_injector = FaultInjector(seed)
         self.limits = Limits(
             rate_limit=rate_limit,
@@ -415,10 +423,17 @@ class StripeStandin:
             elif k == "idempotency_ttl_hours":
                 for _, idempotency in self.app.datasets.all():
                     idempotency.ttl_seconds = float(v) * 3600
+            elif k == "event_visibility_delay":
+                for store, _ in self.app.datasets.all():
+                    store.visibility_delay = float(v)
+            elif k == "event_order_shuffle":
+                for store, _ in self.app.datasets.all():
+                    store.order_shuffle = bool(v)
             elif k == "fault_seed":
                 self.fault_injector.reseed(v)
             elif k == "api_version":
-                self.store.api_version = str(v)
+                for store, _ in self.app.datasets.all():
+                    store.api_version = str(v)
             else:
                 raise TypeError(f"unknown knob {k!r}")
         if limits_changed:
@@ -439,6 +454,8 @@ class StripeStandin:
             "endpoint_concurrency_limit": lim.endpoint_concurrency_limit,
             "event_retention_days": self.store.retention_seconds / DAY,
             "idempotency_ttl_hours": self.idempotency.ttl_seconds / 3600,
+            "event_visibility_delay": self.store.visibility_delay,
+            "event_order_shuffle": self.store.order_shuffle,
             "account_id": self.account_id,
             "api_version": self.store.api_version,
             "faults": self.fault_injector.snapshot(),

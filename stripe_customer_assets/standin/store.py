@@ -65,14 +65,15 @@ class CustomerRecord:
 
 
 class EventRecord:
-    __slots__ = ("created", "id", "key", "raw", "type")
+    __slots__ = ("created", "id", "key", "raw", "type", "visible_at")
 
-    def __init__(self, eid: str, key: int, created: int, type_: str, raw: bytes):
+    def __init__(self, eid: str, key: int, created: int, type_: str, raw: bytes, visible_at: float):
         self.id = eid
         self.key = key
         self.created = created
         self.type = type_
         self.raw = raw
+        self.visible_at = visible_at  # when the events list starts returning it
 
 
 _EVENT_TEMPLATE = (
@@ -132,6 +133,14 @@ class Store:
         self.events_by_id: dict[str, EventRecord] = {}
         self._event_keys: list[int] = []
         self._event_by_key: dict[int, EventRecord] = {}
+        # Real Stripe's events list is eventually consistent and does not order events of
+        # one second: each event becomes listable ``U(0, visibility_delay)`` seconds after
+        # its ``created``, and with ``order_shuffle`` events of one second are listed in a
+        # random (stable) order instead of creation order. Own generator: ids stay the same.
+        self.visibility_delay = 0.0
+        self.order_shuffle = False
+        self._delayed = False  # some event was made with a delay: lists must check
+        self.event_rng = random.Random(None if seed is None else f"events-{seed}")
 
     # ---------------------------------------------------------------- ids
     def rand(self, n: int) -> str:
@@ -234,7 +243,17 @@ class Store:
         head, _, rest = text.encode("utf-8").partition(b"\x00OBJ\x00")
         mid, _, tail = rest.partition(b"\x00PREV\x00")
         raw = head + obj_raw + mid + prev + tail
-        return EventRecord(eid, make_key(created, self._next_seq()), created, type_, raw)
+        key = make_key(created, self._next_seq())
+        if self.order_shuffle:  # a random place among the events of the same second
+            while True:
+                key = make_key(created, self.event_rng.getrandbits(_SHIFT))
+                if key not in self._event_by_key:
+                    break
+        visible_at = float(created)
+        if self.visibility_delay > 0:
+            visible_at += self.event_rng.uniform(0.0, self.visibility_delay)
+            self._delayed = True
+        return EventRecord(eid, key, created, type_, raw, visible_at)
 
     def record_event(
         self,
@@ -516,15 +535,20 @@ class Store:
             lo_idx, hi_idx = self._bounds(keys, lo, hi)
             match = type_matcher(type_, types)
             by_key = self._event_by_key
-            if match is None:
+            if match is None and not self._delayed:
                 page, has_more = self._page(keys, lo_idx, hi_idx, limit, after_key, before_key)
                 return [by_key[k].raw for k in page], has_more
+            now = self.clock.now() if self._delayed else None
+
+            def listed(ev: EventRecord) -> bool:
+                return (match is None or match(ev.type)) and (now is None or ev.visible_at <= now)
+
             out: list[bytes] = []
             if before_key is not None:
                 i = max(lo_idx, bisect_right(keys, before_key))
                 while i < hi_idx and len(out) <= limit:
                     ev = by_key[keys[i]]
-                    if match(ev.type):
+                    if listed(ev):
                         out.append(ev.raw)
                     i += 1
                 has_more = len(out) > limit
@@ -534,7 +558,7 @@ class Store:
             i = (hi_idx if after_key is None else min(hi_idx, bisect_left(keys, after_key))) - 1
             while i >= lo_idx and len(out) <= limit:
                 ev = by_key[keys[i]]
-                if match(ev.type):
+                if listed(ev):
                     out.append(ev.raw)
                 i -= 1
             has_more = len(out) > limit

@@ -49,6 +49,7 @@ def test_mirror_materialization_reports_numeric_metadata_and_passes_checks(stand
     [mat] = again.asset_materializations_for_node("stripe__customers")
     assert mat.metadata["mode"].value == "incremental"
     assert mat.metadata["rows_updated"].value == 1
+    assert mat.metadata["customers_read_back"].value == 0
     assert mat.metadata["api_calls"].value == 1
     assert mat.metadata["cursor_event_id"].value.startswith("evt_")
 
@@ -84,3 +85,26 @@ def test_change_sensor_skips_with_the_reason_when_the_key_is_rejected(standin):
     assert isinstance(result, dg.SkipReason)
     assert "401" in result.skip_message and "STRIPE_API_KEY" in result.skip_message
     assert "sk_test_wrong_key_123456" not in result.skip_message
+
+
+def test_change_sensor_runs_once_more_when_events_listed_late_may_have_come_in(standin):
+    """Stripe lists an event up to the overlap late: one settle run after the newest event."""
+    from stripe_customer_assets.mirror.sync import events_overlap_s
+
+    stripe = StripeResource(api_key=STANDIN_API_KEY, api_base=standin.base_url, rate_limit=1000, endpoint_rate_limit=1000)
+    standin.set_clock(standin.now(), frozen=True)
+    standin.create_customer(email="first@example.com")
+    first, cursor = _tick(None, stripe)
+    assert isinstance(first, dg.RunRequest)
+    quiet, cursor = _tick(cursor, stripe)
+    assert isinstance(quiet, dg.SkipReason)  # too early: a late event could still come
+    standin.advance_clock(seconds=events_overlap_s())
+    settle, cursor = _tick(cursor, stripe)
+    assert isinstance(settle, dg.RunRequest) and settle.run_key.endswith("-settled")
+    standin.advance_clock(seconds=600)
+    again, cursor = _tick(cursor, stripe)
+    assert isinstance(again, dg.SkipReason)  # settled: quiet until the next change
+    # A cursor written before the settle runs existed (a plain event id) reads as settled.
+    newest = standin.events()[0]["id"]
+    legacy, _ = _tick(newest, stripe)
+    assert isinstance(legacy, dg.SkipReason)

@@ -40,9 +40,10 @@ from stripe_customer_assets_tests.reliability.support import (
 
 
 def mirror_state(wh: Warehouse, schema: str) -> dict[str, list[tuple]]:
-    """The mirror's rows and cursor (the scan's working table left out)."""
+    """The mirror's rows and cursor (the working tables of the scan and the events left out)."""
     tables = dump_tables(wh, [schema])
     tables.pop(f"{schema}.customers_scan", None)
+    tables.pop(f"{schema}.customers_events_stage", None)
     return tables
 
 

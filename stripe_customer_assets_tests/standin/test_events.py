@@ -183,3 +183,70 @@ def test_seeded_customers_record_events_only_when_asked(standin):
     visible = standin.events()
     assert 0 < len(visible) < 20
     assert all(e["created"] >= standin.now() - 30 * 86400 for e in visible)
+
+
+def _listed_ids(client, **params) -> list[str]:
+    ids: list[str] = []
+    after = None
+    while True:
+        page = client.v1.events.list(params={"limit": 10, **params, **({"starting_after": after} if after else {})})
+        ids += [e.id for e in page.data]
+        if not page.has_more:
+            return ids
+        after = page.data[-1].id
+
+
+def test_visibility_delay_lists_an_event_only_seconds_after_its_created_time():
+    from stripe_customer_assets.standin import StripeStandin
+
+    start = 1_700_000_000
+    with StripeStandin(seed=3, now=start, frozen_clock=True, event_visibility_delay=20) as s:
+        client = s.stripe_client()
+        for i in range(30):
+            s.create_customer(name=f"c{i}")
+            s.advance_clock(seconds=1)
+        every = [e["id"] for e in s.events()]  # newest first
+        assert len(every) == 30
+        listed = _listed_ids(client)
+        # Eventually consistent: some recent events are not listed yet while newer ones are.
+        assert 0 < len(listed) < 30
+        hidden = [i for i, eid in enumerate(every) if eid not in listed]
+        assert any(i > j for i in hidden for j in range(len(every)) if every[j] in listed)
+        assert listed == [eid for eid in every if eid in listed]  # still newest first
+        # Never a lateness beyond the knob: everything older than 20 s is listed.
+        created = {e["id"]: e["created"] for e in s.events()}
+        assert all(eid in listed for eid in every if created[eid] < s.now() - 20)
+        # Filters and cursors skip what is not listable yet.
+        window = _listed_ids(client, created={"gte": start + 10})
+        assert window == [eid for eid in listed if created[eid] >= start + 10]
+        # A retrieve by id answers at once, and such an id works as a cursor.
+        late = every[hidden[-1]]
+        assert client.v1.events.retrieve(late).id == late
+        older = client.v1.events.list(params={"starting_after": late, "limit": 100}).data
+        assert all(created[e.id] <= created[late] for e in older)
+        s.advance_clock(seconds=20)
+        assert _listed_ids(client) == every
+
+
+def test_order_shuffle_lists_same_second_events_in_a_random_stable_order():
+    from stripe_customer_assets.standin import StripeStandin
+
+    for shuffle in (False, True):
+        with StripeStandin(seed=4, now=1_700_000_000, frozen_clock=True, event_order_shuffle=shuffle) as s:
+            client = s.stripe_client()
+            made = [s.create_customer(name=f"c{i}")["id"] for i in range(40)]
+            s.advance_clock(seconds=1)
+            last = s.create_customer(name="next second")["id"]
+            page = client.v1.events.list(params={"limit": 100}).data
+            order = [e.data.object.id for e in page]
+            assert order[0] == last  # seconds still order the list
+            if shuffle:
+                assert order[1:] != made[::-1] and sorted(order[1:]) == sorted(made)
+            else:
+                assert order[1:] == made[::-1]
+            # Stable: the same order again, and the same through pages of 10.
+            assert [e.id for e in client.v1.events.list(params={"limit": 100}).data] == [e.id for e in page]
+            assert _listed_ids(client) == [e.id for e in page]
+            s.configure(event_order_shuffle=not shuffle, event_visibility_delay=5)
+            assert s.config()["event_order_shuffle"] is not shuffle
+            assert s.config()["event_visibility_delay"] == 5

@@ -167,6 +167,9 @@ def test_cli_runs_a_subprocess_and_prints_the_base_url():
             "0.01",
             "--fault",
             "503=0.0",
+            "--event-visibility-delay",
+            "20",
+            "--event-order-shuffle",
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -180,6 +183,10 @@ def test_cli_runs_a_subprocess_and_prints_the_base_url():
         assert api.get("/v1/customers", key="sk_test_standin")[0] == 401
         assert Api(url, key="rk_test_cli_ro").post("/v1/customers", {})[0] == 403
         assert StandinAdmin(url).config()["latency_read"] == 0.01
+        config = StandinAdmin(url).config()
+        assert config["event_visibility_delay"] == 20 and config["event_order_shuffle"] is True
+        StandinAdmin(url).configure(event_visibility_delay=0, event_order_shuffle=False)
+        assert StandinAdmin(url).config()["event_visibility_delay"] == 0
     finally:
         proc.terminate()
         assert proc.wait(10) == 0
