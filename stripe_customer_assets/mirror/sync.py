@@ -50,7 +50,11 @@ from stripe_customer_assets.mirror.feed import (
     write_states,
 )
 from stripe_customer_assets.mirror.identity import check_identity
-from stripe_customer_assets.mirror.mass_delete import DeleteGuard, MassDeleteRefused, guard_full_scan
+from stripe_customer_assets.mirror.mass_delete import (
+    DeleteGuard,
+    MassDeleteRefused,
+    guard_full_scan,
+)
 from stripe_customer_assets.mirror.scan import PAGE_SIZE, ScanPage, scan_customers
 from stripe_customer_assets.mirror.store import (
     SOURCE_COLUMNS,
