@@ -108,3 +108,26 @@ def test_change_sensor_runs_once_more_when_events_listed_late_may_have_come_in(s
     newest = standin.events()[0]["id"]
     legacy, _ = _tick(newest, stripe)
     assert isinstance(legacy, dg.SkipReason)
+
+
+def test_change_sensor_keeps_a_quiet_account_within_the_event_retention(standin):
+    """No change for a week: one run all the same, so the mirror's cursor never expires."""
+    from stripe_customer_assets.defs.mirror.sensor import KEEPALIVE_S
+
+    stripe = StripeResource(api_key=STANDIN_API_KEY, api_base=standin.base_url, rate_limit=1000, endpoint_rate_limit=1000)
+    standin.set_clock(standin.now(), frozen=True)
+    standin.create_customer(email="only@example.com")
+    first, cursor = _tick(None, stripe)
+    assert isinstance(first, dg.RunRequest)
+    standin.advance_clock(hours=1)
+    settle, cursor = _tick(cursor, stripe)
+    assert isinstance(settle, dg.RunRequest) and settle.run_key.endswith("-settled")
+    standin.advance_clock(seconds=KEEPALIVE_S - 3600)
+    quiet, cursor = _tick(cursor, stripe)
+    assert isinstance(quiet, dg.SkipReason)  # six days and 23 hours: not yet
+    standin.advance_clock(hours=1)
+    keepalive, cursor = _tick(cursor, stripe)
+    assert isinstance(keepalive, dg.RunRequest) and "-keepalive-" in keepalive.run_key
+    again, cursor = _tick(cursor, stripe)
+    assert isinstance(again, dg.SkipReason)  # the next one a week later
+    assert KEEPALIVE_S * 4 < 30 * 24 * 3600  # several chances within Stripe's retention

@@ -5,7 +5,10 @@ differs from the event the sensor saw last, it requests one run of ``stripe_impo
 (the mirror and every enabled import pipeline). Stripe may list an event late, after a
 newer one (up to the mirror's overlap, ``STRIPE_EVENTS_OVERLAP_SECONDS``): so once that
 long has passed since the newest event, one more "settle" run reads what came late.
-Otherwise it skips.
+On a quiet account it also requests a run when it requested none for ``KEEPALIVE_S`` (a
+week): each run moves the mirror's cursor forward on Stripe's clock, so the cursor never
+falls out of Stripe's 30-day event retention and the mirror never has to rescan. Otherwise
+it skips.
 """
 
 
@@ -21,6 +24,8 @@ from stripe_customer_assets.resources import StripeResource
 from stripe_customer_assets.stripe_api import StripeAccessError
 
 SENSOR_INTERVAL_S = int(os.environ.get("STRIPE_SENSOR_INTERVAL_SECONDS", "60"))
+# A run at least this often, changes or not: well inside Stripe's 30-day event retention.
+KEEPALIVE_S = 7 * 24 * 3600
 
 stripe_import_job = dg.define_asset_job(
     "stripe_import",
@@ -30,7 +35,8 @@ stripe_import_job = dg.define_asset_job(
 
 
 def _parse(cursor: str | None) -> dict:
-    """The sensor's cursor: {"newest", "created", "settled"}; an older plain event id is settled."""
+    """The sensor's cursor: {"newest", "created", "settled", "requested"} ("requested": Stripe's
+    time of the last run requested); an older plain event id is settled."""
     if not cursor:
         return {}
     try:
@@ -58,14 +64,25 @@ def stripe_customer_changes(context: dg.SensorEvaluationContext, stripe: StripeR
         return dg.SkipReason(str(err))
     newest = event["id"] if event else "none"
     seen = _parse(context.cursor)
+    now = int(api.now().timestamp())  # Stripe's clock (the answer's Date)
     if newest != seen.get("newest"):
         created = event.get("created") if event else None
-        context.update_cursor(json.dumps({"newest": newest, "created": created, "settled": event is None}))
+        context.update_cursor(
+            json.dumps({"newest": newest, "created": created, "settled": event is None, "requested": now})
+        )
         return dg.RunRequest(run_key=f"customers-{newest}", tags={"stripe/newest_event": newest})
     created = seen.get("created")
-    if not seen.get("settled") and isinstance(created, int) and api.now().timestamp() >= created + events_overlap_s():
-        context.update_cursor(json.dumps({**seen, "settled": True}))
+    if not seen.get("settled") and isinstance(created, int) and now >= created + events_overlap_s():
+        context.update_cursor(json.dumps({**seen, "settled": True, "requested": now}))
         return dg.RunRequest(
             run_key=f"customers-{newest}-settled", tags={"stripe/newest_event": newest, "stripe/settle": "true"}
+        )
+    requested = seen.get("requested")
+    if not isinstance(requested, int):  # a cursor from before keep-alive runs: count from now
+        context.update_cursor(json.dumps({**seen, "requested": now}))
+    elif now - requested >= KEEPALIVE_S:
+        context.update_cursor(json.dumps({**seen, "requested": now}))
+        return dg.RunRequest(
+            run_key=f"customers-{newest}-keepalive-{now}", tags={"stripe/newest_event": newest, "stripe/keepalive": "true"}
         )
     return dg.SkipReason(f"no customer events since {newest}")
