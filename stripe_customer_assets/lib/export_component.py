@@ -397,19 +397,22 @@ def build_sync_asset(config: ExportConfig, *, example: bool = False) -> dg.Asset
             "dagster/row_count": result.row_count,
             "dagster/table_name": state_table(config).replace('"', ""),
         }
-        if result.failed:
-            # Every row's outcome is recorded already (the state table); the run fails.
-            raise dg.Failure(description=failed_writes_message(config, result), metadata=metadata)
+        # The exported state (the state table) changed either way: it is materialized, with
+        # the check saying whether Stripe took every write; failed writes then fail the run.
         yield dg.MaterializeResult(
             metadata=metadata,
             check_results=[
                 dg.AssetCheckResult(
                     check_name="writes_succeeded",
                     passed=result.failed == 0,
-                    severity=dg.AssetCheckSeverity.WARN,
+                    severity=dg.AssetCheckSeverity.ERROR,
+                    description=f"{result.failed} of {result.writes} writes failed" if result.failed else None,
                     metadata={"failures": result.failed, "writes": result.writes},
                 )
             ],
         )
+        if result.failed:
+            # Every row's outcome is recorded already (the state table); the run fails.
+            raise dg.Failure(description=failed_writes_message(config, result), metadata=metadata)
 
     return _sync

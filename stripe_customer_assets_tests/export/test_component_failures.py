@@ -53,6 +53,12 @@ def test_writes_that_finally_fail_fail_the_run_after_recording_every_row(
     metadata = failure.step_failure_data.user_failure_data.metadata
     assert metadata["failures"].value == 1 and metadata["creates"].value == 2
     assert "user1@example.com" in metadata["failed_rows"].value
+    # The state table changed: the sync is materialized, and its check says what failed.
+    [materialized] = result.asset_materializations_for_node("crm")
+    assert materialized.metadata["failures"].value == 1
+    [check] = [c for c in result.get_asset_check_evaluations() if c.check_name == "writes_succeeded"]
+    assert not check.passed
+    assert check.metadata["failures"].value == 1
 
 
 @pytest.mark.parametrize(("hours", "applied"), [(22, True), (23.5, False)])
