@@ -47,6 +47,7 @@ from stripe_customer_assets.mirror.feed import (
     retrieve_customers,
     source_relation,
     to_retrieve,
+    unlisted_live,
     write_states,
 )
 from stripe_customer_assets.mirror.identity import check_identity
@@ -559,7 +560,15 @@ def _full_scan(
     stage = EventStage(warehouse, schema, api.api_version)
     stage.add_events(replay)
     stage.finish()
-    ambiguous = bounded(warehouse, lambda conn: to_retrieve(conn, schema, with_window=False))
+    # Read back too: customers the scan did not list although their replayed event says live
+    # (deleted meanwhile, or created after their page was read): the event alone could put a
+    # customer deleted during the scan back as live.
+    ambiguous = bounded(
+        warehouse,
+        lambda conn: sorted(
+            {*to_retrieve(conn, schema, with_window=False), *unlisted_live(conn, schema, scan)}
+        ),
+    )
     retrieved = retrieve_customers(api, warehouse, schema, ambiguous)
     result.retrieved = len(ambiguous)
     if before_commit:

@@ -251,3 +251,46 @@ def test_a_transaction_that_outgrows_duckdbs_cap_runs_again_under_a_larger_one(t
 
     with pytest.raises(sa.exc.OperationalError):  # other errors are not retried
         bounded(warehouse, broken)
+
+
+def test_a_customer_deleted_during_a_full_scan_is_not_put_back_live_by_its_replayed_event(
+    standin, api, warehouse_url, mirror_schema, monkeypatch
+):
+    """Its update is among the events fetched as the scan starts; its deletion comes after
+    that fetch, before its page is listed: the scan does not list it, and the update event
+    alone must not make it live again (it is read back: Stripe says deleted)."""
+    import threading
+
+    import stripe_customer_assets.mirror.sync as sync
+
+    standin.set_clock(START, frozen=True)
+    standin.seed_customers(30, seed=3, now=START - 86400)
+    warehouse = Warehouse(warehouse_url)
+    refresh_mirror(api, warehouse, mirror_schema)
+    standin.advance_clock(seconds=10)
+    victim = standin.customers()[0]["id"]
+    standin.update_customer(victim, name="updated just before the scan")
+
+    fetched = threading.Event()
+    get = api.get
+
+    def recording_get(path, **params):
+        answer = get(path, **params)
+        if path == "/v1/events":  # the full scan's events at its start
+            fetched.set()
+        return answer
+
+    scan = sync.scan_customers
+
+    def deleting_scan(*args, **kwargs):
+        assert fetched.wait(10)
+        standin.delete_customer(victim)
+        return scan(*args, **kwargs)
+
+    monkeypatch.setattr(api, "get", recording_get)
+    monkeypatch.setattr(sync, "scan_customers", deleting_scan)
+    result = refresh_mirror(api, warehouse, mirror_schema, full_refresh=True)
+    row = mirror_rows(warehouse, mirror_schema)[victim]
+    assert row["deleted"] and row["deleted_at"] is not None
+    assert result.deleted == 1
+    assert_mirror_equals_stripe(warehouse, mirror_schema, standin)
