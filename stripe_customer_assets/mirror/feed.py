@@ -325,19 +325,15 @@ def to_retrieve(conn: Connection, schema: str, *, with_window: bool) -> list[str
     return [row[0] for row in rows]
 
 
-def unlisted_live(conn: Connection, schema: str, listed: str) -> list[str]:
-    """Customers a full scan's table ``listed`` lacks whose one replayed event says live.
+def staged_customers(conn: Connection, schema: str) -> list[str]:
+    """Every customer with an event in the stage (a full scan's replayed events).
 
-    The scan did not list them: deleted after that event (the scan then read the deletion,
-    whose event came too late for the replay) or created after the scan read their page.
-    The event cannot tell which, so they are read back like an ambiguous second.
+    A full scan reads them back instead of applying their events: the scan may have listed
+    a customer after a newer change than the event (updated or deleted during the scan, the
+    event of that change coming after the replay was fetched), and an event's object would
+    then put an older state back.
     """
-    rows = conn.exec_driver_sql(
-        f"SELECT d.customer_id FROM ({_decisions_sql(schema, with_window=False)}) AS d "
-        f"JOIN {stage_table(schema)} AS s ON s.event_id = d.event_id "
-        "WHERE d.n_top = 1 AND d.n_new = 1 AND s.type IS DISTINCT FROM 'customer.deleted' "
-        f"AND NOT EXISTS (SELECT 1 FROM {listed} AS c WHERE c.id = d.customer_id) ORDER BY d.customer_id"
-    ).all()
+    rows = conn.exec_driver_sql(f"SELECT DISTINCT customer_id FROM {stage_table(schema)} ORDER BY customer_id").all()
     return [row[0] for row in rows]
 
 
