@@ -325,6 +325,18 @@ def to_retrieve(conn: Connection, schema: str, *, with_window: bool) -> list[str
     return [row[0] for row in rows]
 
 
+def staged_customers(conn: Connection, schema: str) -> list[str]:
+    """Every customer with an event in the stage (a full scan's replayed events).
+
+    A full scan reads them back instead of applying their events: the scan may have listed
+    a customer after a newer change than the event (updated or deleted during the scan, the
+    event of that change coming after the replay was fetched), and an event's object would
+    then put an older state back.
+    """
+    rows = conn.exec_driver_sql(f"SELECT DISTINCT customer_id FROM {stage_table(schema)} ORDER BY customer_id").all()
+    return [row[0] for row in rows]
+
+
 @dataclass
 class Retrieved:
     """Customers read back from Stripe: (id, JSON text, deleted, deleted_at, the API version
@@ -382,37 +394,40 @@ def source_relation(conn: Connection, schema: str, retrieved: Retrieved, *, with
     """
     dialect = conn.dialect.name
     extra = ["deleted", "deleted_at", "api_version"]
+    name = f"mirror_read_back_{uuid.uuid4().hex[:12]}"
+    # A customer read back is written from its read-back only, never also from an event.
+    not_read_back = f" AND NOT EXISTS (SELECT 1 FROM {name} AS b WHERE b.id = d.customer_id)" if retrieved.rows else ""
+    if retrieved.rows:
+        on_commit = " ON COMMIT DROP" if dialect == "postgresql" else ""
+        conn.exec_driver_sql(
+            f"CREATE TEMP TABLE {name} (id VARCHAR, c TEXT, deleted BOOLEAN, deleted_at TIMESTAMPTZ,"
+            f" api_version VARCHAR, raw_normalized TEXT){on_commit}"
+        )
+        conn.execute(
+            sa.text(
+                f"INSERT INTO {name} (id, c, deleted, deleted_at, api_version, raw_normalized) "
+                "VALUES (:id, :c, :deleted, :deleted_at, :version, :normalized)"
+            ),
+            [
+                {"id": r[0], "c": r[1], "deleted": r[2], "deleted_at": r[3], "version": r[4], "normalized": r[5]}
+                for r in retrieved.rows
+            ],
+        )
     picked = (
         f"SELECT s.obj AS c, s.type = 'customer.deleted' AS deleted,"
         f" CASE WHEN s.type = 'customer.deleted' THEN {_to_timestamp(dialect, 's.created')} END AS deleted_at,"
         " s.api_version, s.obj_normalized AS raw_normalized"
         f" FROM {stage_table(schema)} AS s JOIN ({_decisions_sql(schema, with_window=with_window)}) AS d"
-        " ON d.event_id = s.event_id WHERE d.n_top = 1 AND d.n_new = 1"
+        f" ON d.event_id = s.event_id WHERE d.n_top = 1 AND d.n_new = 1{not_read_back}"
     )
     rows = int(
         conn.exec_driver_sql(
             f"SELECT COUNT(*) FROM ({_decisions_sql(schema, with_window=with_window)}) AS d "
-            "WHERE d.n_top = 1 AND d.n_new = 1"
+            f"WHERE d.n_top = 1 AND d.n_new = 1{not_read_back}"
         ).scalar()
         or 0
     )
     if retrieved.rows:
-        name = f"mirror_read_back_{uuid.uuid4().hex[:12]}"
-        on_commit = " ON COMMIT DROP" if dialect == "postgresql" else ""
-        conn.exec_driver_sql(
-            f"CREATE TEMP TABLE {name} (c TEXT, deleted BOOLEAN, deleted_at TIMESTAMPTZ,"
-            f" api_version VARCHAR, raw_normalized TEXT){on_commit}"
-        )
-        conn.execute(
-            sa.text(
-                f"INSERT INTO {name} (c, deleted, deleted_at, api_version, raw_normalized) "
-                "VALUES (:c, :deleted, :deleted_at, :version, :normalized)"
-            ),
-            [
-                {"c": r[1], "deleted": r[2], "deleted_at": r[3], "version": r[4], "normalized": r[5]}
-                for r in retrieved.rows
-            ],
-        )
         picked += f" UNION ALL SELECT c, deleted, deleted_at, api_version, raw_normalized FROM {name}"
         rows += len(retrieved.rows)
     items = json_items_sql(dialect, f"({picked}) AS picked", extra, ["raw_normalized"])

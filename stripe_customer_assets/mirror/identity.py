@@ -35,6 +35,8 @@ from sqlalchemy.engine import Connection
 from stripe_customer_assets.mirror.table import cursor_table, customers_table
 from stripe_customer_assets.stripe_api import StripeAccessError, StripeApi, StripeRequestError
 from stripe_customer_assets.warehouse import Warehouse
+from stripe_customer_assets.warehouse.ddl import ensure, ensure_schema
+from stripe_customer_assets.warehouse.names import qualified
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +63,15 @@ class Identity:
 
 
 def identity_table(schema: str) -> str:
-    return f'"{schema}"."mirror_identity"'
+    return qualified(schema, "mirror_identity")
 
 
 def _ensure_table(conn: Connection, schema: str) -> None:
-    conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-    conn.exec_driver_sql(
+    # Race-free on PostgreSQL (``warehouse/ddl.py``): a pipeline may be creating the same
+    # schema at this moment on a fresh warehouse.
+    ensure_schema(conn, schema)
+    ensure(
+        conn,
         f"""CREATE TABLE IF NOT EXISTS {identity_table(schema)} (
             name VARCHAR PRIMARY KEY,
             account_id VARCHAR,
@@ -75,7 +80,9 @@ def _ensure_table(conn: Connection, schema: str) -> None:
             key_fingerprint VARCHAR,
             salt VARCHAR,
             recorded_at TIMESTAMPTZ
-        )"""
+        )""",
+        schema,
+        "mirror_identity",
     )
 
 

@@ -46,6 +46,7 @@ from stripe_customer_assets.mirror.feed import (
     record_applied,
     retrieve_customers,
     source_relation,
+    staged_customers,
     to_retrieve,
     write_states,
 )
@@ -106,7 +107,7 @@ def _pace(listed: int, ending: bool) -> tuple[float, float, float]:
     hold = min(SCAN_MAX_HOLD_SECONDS, SCAN_HOLD_SECONDS * (1 + grown))
     return min(hold, SCAN_BATCH_SECONDS * (1 + grown)), min(hold, SCAN_CHECKPOINT_SECONDS * (1 + grown)), hold
 # Events this close to the start of a full scan's reads (on Stripe's clock, in whole seconds)
-# are applied with the scan rather than trusted to be in it (see ``_window_events``).
+# are read back with the scan rather than trusted to be in it (see ``_window_events``).
 CURSOR_MARGIN_S = 1
 
 
@@ -476,9 +477,10 @@ def _window_events(
     safe: list reads began no earlier than ``reads_from`` (the first answer's ``Date`` minus
     the time since the first request), so an event created a whole second before that
     happened before every read, and the scan saw its effect: that second is the cursor's
-    watermark. The events after it, up to the newest, are applied with the scan's rows (as
-    an incremental run would, ``mirror/feed.py``) and recorded as applied: nothing is missed,
-    and nothing already applied is applied again by the next run.
+    watermark. The customers of the events after it, up to the newest, are read back and
+    written with the scan's rows (the scan may have listed them before or after those
+    events, or after a later change), and the events recorded as applied: nothing is
+    missed, nothing older is put back, and nothing is applied again by the next run.
     """
     data = newest.get("data") or []
     if not data:
@@ -555,11 +557,13 @@ def _full_scan(
     result.timings["write_cpu_s"] = writer.cpu_s
     result.timings["scan_cpu_s"] = result.scan.cpu_s
     # The cursor: a watermark the scan covers (events before it happened before every read)
-    # and the events since, applied with the scan's rows and remembered as applied.
+    # and the events since, their customers read back and the events remembered as applied.
     stage = EventStage(warehouse, schema, api.api_version)
     stage.add_events(replay)
     stage.finish()
-    ambiguous = bounded(warehouse, lambda conn: to_retrieve(conn, schema, with_window=False))
+    # The replayed customers are read back (``staged_customers``): an event's object could
+    # be older than what the scan listed (a change or a deletion during the scan).
+    ambiguous = bounded(warehouse, lambda conn: staged_customers(conn, schema))
     retrieved = retrieve_customers(api, warehouse, schema, ambiguous)
     result.retrieved = len(ambiguous)
     if before_commit:

@@ -251,3 +251,55 @@ def test_a_transaction_that_outgrows_duckdbs_cap_runs_again_under_a_larger_one(t
 
     with pytest.raises(sa.exc.OperationalError):  # other errors are not retried
         bounded(warehouse, broken)
+
+
+@pytest.mark.parametrize("during", ["deleted", "updated"])
+def test_a_change_during_a_full_scan_is_not_undone_by_a_replayed_event(
+    standin, api, warehouse_url, mirror_schema, monkeypatch, during
+):
+    """A customer's update is among the events fetched as the scan starts; it is deleted (or
+    updated again) after that fetch, before its page is listed. The scan sees the newer
+    state; the replayed event must not put the older one back (the customer is read back)."""
+    import threading
+
+    from stripe_customer_assets.mirror import sync
+
+    standin.set_clock(START, frozen=True)
+    standin.seed_customers(30, seed=3, now=START - 86400)
+    warehouse = Warehouse(warehouse_url)
+    refresh_mirror(api, warehouse, mirror_schema)
+    standin.advance_clock(seconds=10)
+    victim = standin.customers()[0]["id"]
+    standin.update_customer(victim, name="updated just before the scan")
+
+    fetched = threading.Event()
+    get = api.get
+
+    def recording_get(path, **params):
+        answer = get(path, **params)
+        if path == "/v1/events":  # the full scan's events at its start
+            fetched.set()
+        return answer
+
+    scan = sync.scan_customers
+
+    def deleting_scan(*args, **kwargs):
+        assert fetched.wait(10)
+        if during == "deleted":
+            standin.delete_customer(victim)
+        else:
+            standin.update_customer(victim, name="updated during the scan")
+        return scan(*args, **kwargs)
+
+    monkeypatch.setattr(api, "get", recording_get)
+    monkeypatch.setattr(sync, "scan_customers", deleting_scan)
+    result = refresh_mirror(api, warehouse, mirror_schema, full_refresh=True)
+    row = mirror_rows(warehouse, mirror_schema)[victim]
+    if during == "deleted":
+        assert row["deleted"] and row["deleted_at"] is not None
+        assert result.deleted == 1
+    else:
+        assert row["name"] == "updated during the scan" and not row["deleted"]
+    assert_mirror_equals_stripe(warehouse, mirror_schema, standin)
+    again = refresh_mirror(api, warehouse, mirror_schema)  # the late change: nothing to undo
+    assert again.changed == 0

@@ -95,3 +95,39 @@ def test_a_mirror_whose_index_is_missing_gets_it_back(postgres_url, fresh):
         ).scalar()
     wh.dispose()
     assert found
+
+
+def test_the_mirror_identity_record_waits_for_a_concurrent_schema_creator(postgres_url, fresh):
+    """A pipeline creating the mirror's schema (uncommitted) while the mirror records its
+    identity on a fresh warehouse: the identity write waits and finds the schema, as every
+    other creator does, instead of failing on ``pg_namespace_nspname_index``."""
+    import datetime as dt
+    import time
+
+    from stripe_customer_assets.mirror.identity import Identity, read_identity, write_identity
+    from stripe_customer_assets.warehouse.ddl import ensure_schema
+
+    schema = fresh("stripe")
+    first, second = Warehouse(postgres_url), Warehouse(postgres_url)
+    errors: list[BaseException] = []
+
+    def record() -> None:
+        try:
+            with second.begin() as conn:
+                write_identity(conn, schema, Identity("acct_1", "test"), dt.datetime.now(dt.UTC))
+        except BaseException as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    try:
+        with first.begin() as conn:
+            ensure_schema(conn, schema)  # created, not committed yet
+            thread = threading.Thread(target=record)
+            thread.start()
+            time.sleep(0.5)  # the identity write is now waiting on the schema
+        thread.join(timeout=30)
+        assert not errors, errors
+        with first.begin() as conn:
+            assert read_identity(conn, schema).account_id == "acct_1"
+    finally:
+        first.dispose()
+        second.dispose()
