@@ -35,6 +35,7 @@ from stripe_customer_assets.export import (
     state_table,
     store_plan,
 )
+from stripe_customer_assets.export.data_set import check_data_set
 from stripe_customer_assets.export.report import (
     apply_figures,
     failed_writes_message,
@@ -276,6 +277,7 @@ def build_plan_asset(config: ExportConfig) -> dg.AssetsDefinition:
                 dg.AssetMaterialization(asset_key=MIRROR_KEY, metadata=mirror_metadata(mirror, schema))
             )
         try:
+            check_data_set(wh, config, schema, record=True)  # state kept for other Stripe data: stop
             plan = make_plan(
                 wh,
                 config,
@@ -383,6 +385,7 @@ def build_sync_asset(config: ExportConfig, *, example: bool = False) -> dg.Asset
             # The plan's customer ids come from the mirror: a key of another account or
             # mode would update ids it cannot see and create what the mirror already has.
             check_identity(api, wh, warehouse.mirror_schema, record=False, what=f"the export sync '{config.name}'")
+            check_data_set(wh, config, warehouse.mirror_schema, record=False)
             result = apply_plan(config, api, wh, concurrency=stripe.max_concurrency, plan=stored)
         except (ExportError, MirrorIdentityError, StripeAccessError) as err:
             raise dg.Failure(description=str(err)) from err

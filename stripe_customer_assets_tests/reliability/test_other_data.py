@@ -190,3 +190,33 @@ def test_empty_lists_for_the_right_key_stop_the_full_scan_and_the_pipelines(
     assert confirmed.success
     [mat] = confirmed.asset_materializations_for_node("stripe__customers")
     assert mat.metadata["rows_deleted"].value == 502
+
+
+def test_the_live_mirror_in_its_own_schema_does_not_take_the_test_state_as_sent(
+    world, standin, unique_schema, monkeypatch
+):
+    """The way out the refusal names (another STRIPE_MIRROR_SCHEMA) mirrors the live data; the
+    sync's state was kept for test mode, so the sync refuses instead of planning every live
+    create as "sent by an earlier run"."""
+    defs, instance, wh, schemas, names = world
+    monkeypatch.setenv("STRIPE_API_KEY", LIVE_KEY)
+    monkeypatch.setenv("STRIPE_MIRROR_SCHEMA", unique_schema("stripe_live"))
+    # The code location reloaded with the new environment (the schema is read at load).
+    defs = dg.Definitions(
+        assets=defs.assets,
+        asset_checks=defs.asset_checks,
+        jobs=defs.jobs,
+        resources={**defs.resources, "warehouse": warehouse_resource_from_env()},
+    )
+    standin.requests(clear=True)
+
+    mirrored = run(defs, instance, "stripe/customers")
+    synced = run_sync_job(defs, instance)
+
+    assert mirrored.success
+    assert not synced.success
+    message = failures(synced)["crm_sync_plan"]
+    assert f"keeps its state in schema '{names['exports']}' for test-mode data" in message
+    assert "holds live-mode data" in message and "state_schema" in message
+    assert not any(r["endpoint"] in WRITES for r in standin.requests())
+    assert len(standin.dataset(livemode=True).customers()) == 25
