@@ -198,7 +198,7 @@ def test_the_live_mirror_in_its_own_schema_does_not_take_the_test_state_as_sent(
     """The way out the refusal names (another STRIPE_MIRROR_SCHEMA) mirrors the live data; the
     sync's state was kept for test mode, so the sync refuses instead of planning every live
     create as "sent by an earlier run"."""
-    defs, instance, wh, schemas, names = world
+    defs, instance, _wh, _schemas, names = world
     monkeypatch.setenv("STRIPE_API_KEY", LIVE_KEY)
     monkeypatch.setenv("STRIPE_MIRROR_SCHEMA", unique_schema("stripe_live"))
     # The code location reloaded with the new environment (the schema is read at load).
