@@ -145,7 +145,7 @@ def apply_plan(
     finally:
         recorder.flush()
     if expired[0] and fatal is None:
-        sent = result.created + result.updated + result.failed
+        sent = result.writes
         raise ExportPlanAgeError(
             f"sync '{config.name}' stopped after {sent} of {len(todo)} writes (recorded in "
             f"{config.state_schema}.{config.name}): "

@@ -18,9 +18,9 @@ from sqlalchemy.engine import Connection
 
 from stripe_customer_assets.export.config import ExportConfig
 from stripe_customer_assets.export.errors import ExportError
-from stripe_customer_assets.mirror.identity import Identity, read_identity
+from stripe_customer_assets.mirror.identity import Identity, differs, has_table, read_identity
 from stripe_customer_assets.warehouse import Warehouse
-from stripe_customer_assets.warehouse.ddl import ensure, ensure_schema
+from stripe_customer_assets.warehouse.ddl import ensure_table
 from stripe_customer_assets.warehouse.names import qualified
 
 TABLE = "export_data_sets"
@@ -35,18 +35,12 @@ def _table(config: ExportConfig) -> str:
 
 
 def _ensure_table(conn: Connection, config: ExportConfig) -> None:
-    ensure_schema(conn, config.state_schema)
-    ensure(
+    ensure_table(
         conn,
-        f"CREATE TABLE IF NOT EXISTS {_table(config)} (sync VARCHAR PRIMARY KEY, account_id VARCHAR, "
-        "mode VARCHAR, mirror_schema VARCHAR, recorded_at TIMESTAMPTZ)",
         config.state_schema,
         TABLE,
+        "sync VARCHAR PRIMARY KEY, account_id VARCHAR, mode VARCHAR, mirror_schema VARCHAR, recorded_at TIMESTAMPTZ",
     )
-
-
-def _differs(a: str | None, b: str | None) -> bool:
-    return a is not None and b is not None and a != b
 
 
 def check_data_set(warehouse: Warehouse, config: ExportConfig, mirror_schema: str, *, record: bool) -> None:
@@ -57,14 +51,17 @@ def check_data_set(warehouse: Warehouse, config: ExportConfig, mirror_schema: st
         mirror = read_identity(conn, mirror_schema)
         if mirror is None or (mirror.account_id is None and mirror.mode is None):
             return  # nothing known to compare with (an empty mirror, a mirror from before)
-        _ensure_table(conn, config)
+        if record:
+            _ensure_table(conn, config)
+        elif not has_table(conn, config.state_schema, TABLE):
+            return  # nothing recorded yet: the plan step records it
         row = conn.execute(
             sa.text(f"SELECT account_id, mode, mirror_schema FROM {_table(config)} WHERE sync = :sync"),
             {"sync": config.name},
         ).first()
         if row is not None:
             held = Identity(row[0], row[1])
-            if _differs(held.account_id, mirror.account_id) or _differs(held.mode, mirror.mode):
+            if differs(held.account_id, mirror.account_id) or differs(held.mode, mirror.mode):
                 raise ExportDataSetError(_refusal(config, held, row[2], mirror, mirror_schema))
         if record and (row is None or (row[0] is None and mirror.account_id is not None)):
             conn.execute(

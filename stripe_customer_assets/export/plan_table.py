@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from stripe_customer_assets.export.config import ExportConfig
 from stripe_customer_assets.export.plan import ACTIONS, Plan, PlanEntry
 from stripe_customer_assets.warehouse import Warehouse, upsert_frame, write_frame
-from stripe_customer_assets.warehouse.ddl import ensure_schema
+from stripe_customer_assets.warehouse.ddl import ensure_table
 from stripe_customer_assets.warehouse.engine import frame_from
 from stripe_customer_assets.warehouse.names import qualified
 
@@ -46,23 +46,26 @@ def plan_table(config: ExportConfig) -> str:
 
 def ensure_plan_table(conn: Connection, config: ExportConfig) -> None:
     json_type = "JSONB" if conn.dialect.name == "postgresql" else "JSON"
-    ensure_schema(conn, config.state_schema)  # safe when syncs start at once (warehouse/ddl.py)
-    conn.exec_driver_sql(
-        f"""CREATE TABLE IF NOT EXISTS {plan_table(config)} (
-            entry INTEGER PRIMARY KEY,
-            row_number INTEGER NOT NULL,
-            key VARCHAR,
-            action VARCHAR NOT NULL,
-            stripe_id VARCHAR,
-            reason VARCHAR,
-            changes {json_type},
-            payload {json_type},
-            payload_hash VARCHAR,
-            idempotency_key VARCHAR,
-            matched_ids {json_type},
-            plan_id VARCHAR NOT NULL,
-            planned_at TIMESTAMPTZ NOT NULL
-        )"""
+    # Safe when syncs start at once (warehouse/ddl.py).
+    ensure_table(
+        conn,
+        config.state_schema,
+        f"{config.name}_plan",
+        f"""
+        entry INTEGER PRIMARY KEY,
+        row_number INTEGER NOT NULL,
+        key VARCHAR,
+        action VARCHAR NOT NULL,
+        stripe_id VARCHAR,
+        reason VARCHAR,
+        changes {json_type},
+        payload {json_type},
+        payload_hash VARCHAR,
+        idempotency_key VARCHAR,
+        matched_ids {json_type},
+        plan_id VARCHAR NOT NULL,
+        planned_at TIMESTAMPTZ NOT NULL
+        """,
     )
 
 

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from stripe_customer_assets.export.config import ExportConfig
 from stripe_customer_assets.warehouse import Warehouse, upsert_frame, write_frame
-from stripe_customer_assets.warehouse.ddl import ensure_schema
+from stripe_customer_assets.warehouse.ddl import ensure_table
 from stripe_customer_assets.warehouse.engine import frame_from
 from stripe_customer_assets.warehouse.names import qualified
 
@@ -50,22 +50,25 @@ def state_table(config: ExportConfig) -> str:
 
 
 def ensure_state_table(conn: Connection, config: ExportConfig) -> None:
-    ensure_schema(conn, config.state_schema)  # safe when syncs start at once (warehouse/ddl.py)
-    conn.exec_driver_sql(
-        f"""CREATE TABLE IF NOT EXISTS {state_table(config)} (
-            key VARCHAR NOT NULL,
-            stripe_id VARCHAR NOT NULL,
-            status VARCHAR NOT NULL,
-            reason VARCHAR,
-            changed_fields VARCHAR,
-            last_write VARCHAR,
-            payload_hash VARCHAR,
-            idempotency_key VARCHAR,
-            written_at TIMESTAMPTZ,
-            plan_id VARCHAR,
-            updated_at TIMESTAMPTZ NOT NULL,
-            PRIMARY KEY (key, stripe_id)
-        )"""
+    # Safe when syncs start at once (warehouse/ddl.py).
+    ensure_table(
+        conn,
+        config.state_schema,
+        config.name,
+        """
+        key VARCHAR NOT NULL,
+        stripe_id VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,
+        reason VARCHAR,
+        changed_fields VARCHAR,
+        last_write VARCHAR,
+        payload_hash VARCHAR,
+        idempotency_key VARCHAR,
+        written_at TIMESTAMPTZ,
+        plan_id VARCHAR,
+        updated_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (key, stripe_id)
+        """,
     )
 
 

@@ -40,7 +40,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from stripe_customer_assets.mirror.events import CUSTOMER_EVENT_TYPES, PAGE_SIZE
-from stripe_customer_assets.mirror.store import SOURCE_COLUMNS, MergeCounts, content_sql, merge
+from stripe_customer_assets.mirror.store import (
+    SOURCE_COLUMNS,
+    MergeCounts,
+    content_sql,
+    count_changes,
+    merge,
+)
 from stripe_customer_assets.mirror.table import (
     VERSION_COLUMNS,
     customer_columns_sql,
@@ -51,6 +57,8 @@ from stripe_customer_assets.mirror.table import (
 from stripe_customer_assets.mirror.versions import normalized_text, same_shape
 from stripe_customer_assets.stripe_api import StripeApi, StripeRequestError
 from stripe_customer_assets.warehouse import Warehouse, staged_arrow
+from stripe_customer_assets.warehouse.ddl import ensure_table
+from stripe_customer_assets.warehouse.names import qualified
 
 log = logging.getLogger(__name__)
 
@@ -123,17 +131,16 @@ def _with_normalized(event: dict[str, Any], pinned: str) -> dict[str, Any]:
 
 
 def window_table(schema: str) -> str:
-    return f'"{schema}"."customers_cursor_events"'
+    return qualified(schema, "customers_cursor_events")
 
 
 def stage_table(schema: str) -> str:
-    return f'"{schema}"."customers_events_stage"'
+    return qualified(schema, "customers_events_stage")
 
 
 def ensure_window_table(conn: Connection, schema: str) -> None:
-    conn.exec_driver_sql(
-        f"CREATE TABLE IF NOT EXISTS {window_table(schema)} ("
-        "event_id VARCHAR PRIMARY KEY, customer_id VARCHAR NOT NULL, created BIGINT NOT NULL)"
+    ensure_table(
+        conn, schema, "customers_cursor_events", "event_id VARCHAR PRIMARY KEY, customer_id VARCHAR NOT NULL, created BIGINT NOT NULL"
     )
 
 
@@ -420,13 +427,7 @@ def source_relation(conn: Connection, schema: str, retrieved: Retrieved, *, with
         f" FROM {stage_table(schema)} AS s JOIN ({_decisions_sql(schema, with_window=with_window)}) AS d"
         f" ON d.event_id = s.event_id WHERE d.n_top = 1 AND d.n_new = 1{not_read_back}"
     )
-    rows = int(
-        conn.exec_driver_sql(
-            f"SELECT COUNT(*) FROM ({_decisions_sql(schema, with_window=with_window)}) AS d "
-            f"WHERE d.n_top = 1 AND d.n_new = 1{not_read_back}"
-        ).scalar()
-        or 0
-    )
+    rows = int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM ({picked}) AS p").scalar() or 0)
     if retrieved.rows:
         picked += f" UNION ALL SELECT c, deleted, deleted_at, api_version, raw_normalized FROM {name}"
         rows += len(retrieved.rows)
@@ -460,13 +461,13 @@ def record_applied(
         {"w": watermark},
     )
     markers = [(f"{_RETRIEVED}{cid}:{sec}", cid, sec) for cid, sec in retrieved.as_of.items() if sec >= watermark]
-    for event_id, cid, sec in markers:
+    if markers:
         conn.execute(
             sa.text(
                 f"INSERT INTO {window} (event_id, customer_id, created) VALUES (:e, :c, :s) "
                 "ON CONFLICT (event_id) DO NOTHING"
             ),
-            {"e": event_id, "c": cid, "s": sec},
+            [{"e": event_id, "c": cid, "s": sec} for event_id, cid, sec in markers],
         )
     conn.execute(sa.text(f"DELETE FROM {window} WHERE created < :w"), {"w": watermark})
 
@@ -495,17 +496,10 @@ def write_states(conn: Connection, schema: str, source: str, version: int, now: 
     if conn.dialect.name != "duckdb":
         return merge(conn, schema, source, version, now)
     target = customers_table(schema)
-    scratch = f'"{schema}"."customers_events_source"'
+    scratch = qualified(schema, "customers_events_source")
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {scratch}")
     conn.exec_driver_sql(f"CREATE TABLE {scratch} AS SELECT * FROM {source} AS src")
-    counted = conn.exec_driver_sql(
-        "SELECT"
-        " SUM(CASE WHEN t.id IS NULL AND NOT s.deleted THEN 1 ELSE 0 END),"
-        " SUM(CASE WHEN t.id IS NOT NULL AND NOT s.deleted"
-        f" AND (t.deleted OR {content_sql('t')} IS DISTINCT FROM {content_sql('s')}) THEN 1 ELSE 0 END),"
-        " SUM(CASE WHEN s.deleted AND (t.id IS NULL OR NOT t.deleted) THEN 1 ELSE 0 END)"
-        f" FROM {scratch} s LEFT JOIN {target} t ON t.id = s.id"
-    ).one()
+    counts = count_changes(conn, target, scratch)
     conn.exec_driver_sql(
         f"DELETE FROM {target} WHERE id IN (SELECT s.id FROM {scratch} s JOIN {target} t ON t.id = s.id "
         f"WHERE {content_sql('t')} IS DISTINCT FROM {content_sql('s')} OR t.deleted IS DISTINCT FROM s.deleted)"
@@ -519,4 +513,4 @@ def write_states(conn: Connection, schema: str, source: str, version: int, now: 
         {"now": now, "version": version},
     )
     conn.exec_driver_sql(f"DROP TABLE {scratch}")
-    return MergeCounts(int(counted[0] or 0), int(counted[1] or 0), int(counted[2] or 0))
+    return counts

@@ -35,7 +35,7 @@ from sqlalchemy.engine import Connection
 from stripe_customer_assets.mirror.table import cursor_table, customers_table
 from stripe_customer_assets.stripe_api import StripeAccessError, StripeApi, StripeRequestError
 from stripe_customer_assets.warehouse import Warehouse
-from stripe_customer_assets.warehouse.ddl import ensure, ensure_schema
+from stripe_customer_assets.warehouse.ddl import ensure_table
 from stripe_customer_assets.warehouse.names import qualified
 
 log = logging.getLogger(__name__)
@@ -69,30 +69,29 @@ def identity_table(schema: str) -> str:
 def _ensure_table(conn: Connection, schema: str) -> None:
     # Race-free on PostgreSQL (``warehouse/ddl.py``): a pipeline may be creating the same
     # schema at this moment on a fresh warehouse.
-    ensure_schema(conn, schema)
-    ensure(
+    ensure_table(
         conn,
-        f"""CREATE TABLE IF NOT EXISTS {identity_table(schema)} (
-            name VARCHAR PRIMARY KEY,
-            account_id VARCHAR,
-            mode VARCHAR,
-            account_source VARCHAR,
-            key_fingerprint VARCHAR,
-            salt VARCHAR,
-            recorded_at TIMESTAMPTZ
-        )""",
         schema,
         "mirror_identity",
+        """
+        name VARCHAR PRIMARY KEY,
+        account_id VARCHAR,
+        mode VARCHAR,
+        account_source VARCHAR,
+        key_fingerprint VARCHAR,
+        salt VARCHAR,
+        recorded_at TIMESTAMPTZ
+        """,
     )
 
 
-def _has_table(conn: Connection, schema: str, name: str) -> bool:
+def has_table(conn: Connection, schema: str, name: str) -> bool:
     return sa.inspect(conn).has_table(name, schema=schema)
 
 
 def read_identity(conn: Connection, schema: str) -> Identity | None:
     """The recorded identity of the mirror in ``schema`` (None: none recorded)."""
-    if not _has_table(conn, schema, "mirror_identity"):
+    if not has_table(conn, schema, "mirror_identity"):
         return None
     row = conn.execute(
         sa.text(
@@ -132,7 +131,7 @@ def _held_mode(conn: Connection, schema: str) -> tuple[bool, str | None]:
 
     A mirror that holds nothing (a first run that never committed) takes any key's identity.
     """
-    if not _has_table(conn, schema, "customers"):
+    if not has_table(conn, schema, "customers"):
         return False, None
     flag = (
         "json_extract_string(raw, '$.livemode')" if conn.dialect.name == "duckdb" else "raw->>'livemode'"
@@ -142,7 +141,7 @@ def _held_mode(conn: Connection, schema: str) -> tuple[bool, str | None]:
     ).fetchall()
     modes = {str(r[0]).lower() for r in rows if r[0] is not None}
     mode = "live" if modes == {"true"} else "test" if modes == {"false"} else None
-    cursor = _has_table(conn, schema, "customers_cursor") and (
+    cursor = has_table(conn, schema, "customers_cursor") and (
         conn.exec_driver_sql(f"SELECT 1 FROM {cursor_table(schema)} LIMIT 1").first() is not None
     )
     return bool(rows) or cursor, mode
@@ -170,13 +169,13 @@ def key_account(api: StripeApi) -> tuple[str | None, str | None]:
     return (account_id, "GET /v1/account") if isinstance(account_id, str) else (None, None)
 
 
-def _differs(a: str | None, b: str | None) -> bool:
+def differs(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and a != b
 
 
 def refusal(schema: str, held: Identity, key: Identity, what: str) -> str:
     """The message of a refused run: both identities and the way out."""
-    same_account = not _differs(held.account_id, key.account_id)
+    same_account = not differs(held.account_id, key.account_id)
     keep = (
         f"a {held.mode}-mode key of {held.account_id or 'the same account'}"
         if held.mode
@@ -208,9 +207,9 @@ def check_identity(
     """
     with warehouse.begin() as conn:
         recorded = read_identity(conn, schema)
+        if recorded is not None and recorded.salt and recorded.key_fingerprint == api.key_fingerprint(recorded.salt):
+            return recorded  # the key that last matched: same account, same mode, no call
         holds, held_mode = _held_mode(conn, schema)
-    if recorded is not None and recorded.salt and recorded.key_fingerprint == api.key_fingerprint(recorded.salt):
-        return recorded  # the key that last matched: same account, same mode, no call
     if recorded is not None:
         held: Identity | None = replace(recorded, mode=recorded.mode or held_mode)
     else:
@@ -220,7 +219,7 @@ def check_identity(
     account_id, source = key_account(api)
     mode = api.mode or held_mode
     key = Identity(account_id, api.mode)
-    if held is not None and holds and (_differs(held.mode, key.mode) or _differs(held.account_id, key.account_id)):
+    if held is not None and holds and (differs(held.mode, key.mode) or differs(held.account_id, key.account_id)):
         raise MirrorIdentityError(refusal(schema, held, key, what))
     if not record:
         return key

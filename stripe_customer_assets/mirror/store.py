@@ -45,19 +45,23 @@ class MergeCounts:
 _q = quote_ident
 
 
+def count_changes(conn: Connection, target: str, source: str) -> MergeCounts:
+    """What writing ``source`` into the mirror table ``target`` inserts, updates and deletes."""
+    counted = conn.exec_driver_sql(
+        "SELECT"
+        " SUM(CASE WHEN t.id IS NULL AND NOT s.deleted THEN 1 ELSE 0 END),"
+        " SUM(CASE WHEN t.id IS NOT NULL AND NOT s.deleted"
+        f" AND (t.deleted OR {content_sql('t')} IS DISTINCT FROM {content_sql('s')}) THEN 1 ELSE 0 END),"
+        " SUM(CASE WHEN s.deleted AND (t.id IS NULL OR NOT t.deleted) THEN 1 ELSE 0 END)"
+        f" FROM {source} s LEFT JOIN {target} t ON t.id = s.id"
+    ).one()
+    return MergeCounts(int(counted[0] or 0), int(counted[1] or 0), int(counted[2] or 0))
+
+
 def merge(conn: Connection, schema: str, source: str, version: int, now: dt.datetime) -> MergeCounts:
     """Upsert every row of ``source`` into the mirror at ``version``."""
     target = customers_table(schema)
-    counted = conn.execute(
-        sa.text(
-            f"SELECT "
-            f" SUM(CASE WHEN t.id IS NULL AND NOT s.deleted THEN 1 ELSE 0 END),"
-            f" SUM(CASE WHEN t.id IS NOT NULL AND NOT s.deleted"
-            f" AND (t.deleted OR {content_sql('t')} IS DISTINCT FROM {content_sql('s')}) THEN 1 ELSE 0 END),"
-            f" SUM(CASE WHEN s.deleted AND (t.id IS NULL OR NOT t.deleted) THEN 1 ELSE 0 END)"
-            f" FROM {source} s LEFT JOIN {target} t ON t.id = s.id"
-        )
-    ).one()
+    counts = count_changes(conn, target, source)
     columns = SOURCE_COLUMNS + VERSION_COLUMNS
     cols = ", ".join(_q(c) for c in columns)
     updates = ", ".join(
@@ -73,7 +77,7 @@ def merge(conn: Connection, schema: str, source: str, version: int, now: dt.date
         ),
         {"now": now, "version": version},
     )
-    return MergeCounts(int(counted[0] or 0), int(counted[1] or 0), int(counted[2] or 0))
+    return counts
 
 
 def mark_missing_deleted(

@@ -310,10 +310,6 @@ def _incremental(
     return result
 
 
-def _drop_stage(conn: Connection, name: str) -> None:
-    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
-
-
 _FLUSH = object()
 # The scan writer only appends: DuckDB's cache of the growing table would only grow the
 # process (up to 80% of RAM by default), so its connection caps it.

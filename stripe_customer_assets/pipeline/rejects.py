@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from stripe_customer_assets.warehouse import write_frame
-from stripe_customer_assets.warehouse.ddl import ensure, ensure_schema
+from stripe_customer_assets.warehouse.ddl import ensure_table
 from stripe_customer_assets.warehouse.names import qualified
 
 ID_CHUNK = 1000
@@ -36,20 +36,19 @@ class Reject:
 
 def ensure_rejects_table(conn: Connection, schema: str) -> None:
     """The table, created safely when pipelines start at once on a fresh warehouse (``ddl.py``)."""
-    ensure_schema(conn, schema)
-    ensure(
+    ensure_table(
         conn,
-        f"""CREATE TABLE IF NOT EXISTS {rejects_table(schema)} (
-            pipeline VARCHAR NOT NULL,
-            stripe_customer_id VARCHAR NOT NULL,
-            reason VARCHAR NOT NULL,
-            run_id VARCHAR,
-            rejected_at TIMESTAMPTZ NOT NULL,
-            mirror_version BIGINT,
-            PRIMARY KEY (pipeline, stripe_customer_id)
-        )""",
         schema,
         "import_rejects",
+        """
+        pipeline VARCHAR NOT NULL,
+        stripe_customer_id VARCHAR NOT NULL,
+        reason VARCHAR NOT NULL,
+        run_id VARCHAR,
+        rejected_at TIMESTAMPTZ NOT NULL,
+        mirror_version BIGINT,
+        PRIMARY KEY (pipeline, stripe_customer_id)
+        """,
     )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from stripe_customer_assets.warehouse.ddl import ensure, ensure_schema
+from stripe_customer_assets.warehouse.ddl import ensure_table
 from stripe_customer_assets.warehouse.names import qualified
 
 
@@ -41,21 +41,20 @@ def columns_signature(signature: list[tuple[str, str, bool]]) -> str:
 
 def ensure_state_table(conn: Connection, schema: str) -> None:
     """The table, created safely when pipelines start at once on a fresh warehouse (``ddl.py``)."""
-    ensure_schema(conn, schema)
-    ensure(
+    ensure_table(
         conn,
-        f"""CREATE TABLE IF NOT EXISTS {state_table(schema)} (
-            pipeline VARCHAR PRIMARY KEY,
-            target_table VARCHAR NOT NULL,
-            mirror_version BIGINT NOT NULL,
-            fingerprint VARCHAR NOT NULL,
-            columns_signature VARCHAR NOT NULL,
-            run_id VARCHAR,
-            mode VARCHAR,
-            updated_at TIMESTAMPTZ
-        )""",
         schema,
         "import_state",
+        """
+        pipeline VARCHAR PRIMARY KEY,
+        target_table VARCHAR NOT NULL,
+        mirror_version BIGINT NOT NULL,
+        fingerprint VARCHAR NOT NULL,
+        columns_signature VARCHAR NOT NULL,
+        run_id VARCHAR,
+        mode VARCHAR,
+        updated_at TIMESTAMPTZ
+        """,
     )
 
 

@@ -24,7 +24,7 @@ from .errors import StripeError, invalid, no_such
 from .faults import PRE_APPLY, RATE_LIMIT_REASONS, SAVED_500, Fault, FaultInjector, Limiter
 from .forms import FormError, parse_form
 from .idempotency import IdempotencyStore
-from .modes import ACCOUNT_CREATED, Datasets, account_object
+from .modes import ACCOUNT_CREATED, Datasets, account_object, key_is_live
 from .seed import malform
 from .spec import API_VERSION, OPERATIONS
 from .store import RequestInfo, Store, bad_limit
@@ -446,7 +446,7 @@ class StandinApp:
                         "https://stripe.com/docs or we can help at https://support.stripe.com/.",
                     )
                 endpoint, ident = routed
-                if endpoint.startswith("test_clocks.") and "_live_" in key:
+                if endpoint.startswith("test_clocks.") and key_is_live(key):
                     raise live_mode_refusal(method, req.path)  # test helpers: test mode only
                 self._authorize(key, endpoint, headers)
                 try:

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from .customers import ordered
-from .spec import API_VERSION
 
 
 @dataclass(frozen=True)
@@ -97,4 +96,3 @@ def render_previous(previous: dict[str, Any], version: str) -> dict[str, Any]:
     return dict(sorted(out.items()))
 
 
-DEFAULT_ACCOUNT_VERSION = API_VERSION

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from stripe_customer_assets.warehouse.names import quote_ident
+from stripe_customer_assets.warehouse.names import qualified, quote_ident
 
 # One lock for every DDL statement of the project (creation is rare and quick).
 DDL_LOCK_NAME = "stripe_customer_assets:ddl"
@@ -35,7 +35,7 @@ def _exists(conn: Connection, schema: str, name: str | None) -> bool:
     if name is None:
         sql, value = "SELECT to_regnamespace(:v) IS NOT NULL", quote_ident(schema)
     else:
-        sql, value = "SELECT to_regclass(:v) IS NOT NULL", f"{quote_ident(schema)}.{quote_ident(name)}"
+        sql, value = "SELECT to_regclass(:v) IS NOT NULL", qualified(schema, name)
     return bool(conn.execute(sa.text(sql), {"v": value}).scalar())
 
 
@@ -57,3 +57,10 @@ def ensure(conn: Connection, statement: str, schema: str, name: str | None = Non
 def ensure_schema(conn: Connection, schema: str) -> None:
     """``CREATE SCHEMA IF NOT EXISTS``, safe against runs doing the same at the same moment."""
     ensure(conn, f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}", schema)
+
+
+def ensure_table(conn: Connection, schema: str, name: str, columns: str) -> None:
+    """``schema`` and ``CREATE TABLE IF NOT EXISTS schema.name (columns)``, both safe against
+    runs doing the same at the same moment."""
+    ensure_schema(conn, schema)
+    ensure(conn, f"CREATE TABLE IF NOT EXISTS {qualified(schema, name)} ({columns})", schema, name)

@@ -57,8 +57,8 @@ def _parse(cursor: str | None) -> dict:
     ),
 )
 def stripe_customer_changes(context: dg.SensorEvaluationContext, stripe: StripeResource):
-    api = stripe.api()
     try:
+        api = stripe.api()
         event = newest_event(api)
     except StripeAccessError as err:
         return dg.SkipReason(str(err))
