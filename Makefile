@@ -20,14 +20,14 @@ $(VENV)/.installed: uv.lock pyproject.toml | $(UV)
 	touch $@
 
 demo: install
-	$(VENV)/bin/python -m stripe_customer_assets.demo
+	$(VENV)/bin/python -m stripe_standin.demo
 
 test: install
 	@bash scripts/install-browser.sh || echo "headless Chromium could not be installed: the browser test will skip (and fail in CI)"
 	$(VENV)/bin/python -m pytest
 
 dev: install
-	$(VENV)/bin/python -m stripe_customer_assets.demo --serve
+	$(VENV)/bin/python -m stripe_standin.demo --serve
 
 bench: install
 	$(VENV)/bin/python -m bench

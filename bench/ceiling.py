@@ -1,6 +1,6 @@
 """The stand-in's own ceiling: list pages per second with no latency and no rate limit.
 
-Uses the stand-in's load generator (``stripe_customer_assets.standin.bench``): client
+Uses the stand-in's load generator (``stripe_standin.bench``): client
 threads in client processes, keep-alive connections, so neither side's GIL is shared.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bench.report import Row
 from bench.standin import StandinProcess
-from stripe_customer_assets.standin.bench import run as load
+from stripe_standin.bench import run as load
 
 
 def ceiling_rows(standin: StandinProcess, seconds: float, highest_rate: float) -> list[Row]:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench.standin import StandinProcess, StandinSettings
 from stripe_customer_assets.mirror.sync import refresh_mirror
-from stripe_customer_assets.standin import STANDIN_API_KEY
+from stripe_standin import STANDIN_API_KEY
 from stripe_customer_assets.stripe_api import StripeApi
 from stripe_customer_assets.warehouse import Warehouse
 

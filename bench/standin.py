@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Self
 
-from stripe_customer_assets.standin import STANDIN_API_KEY, StandinAdmin
+from stripe_standin import STANDIN_API_KEY, StandinAdmin
 from stripe_customer_assets.stripe_api import StripeApi
 
 
@@ -44,7 +44,7 @@ class StandinProcess:
         cmd = [
             sys.executable,
             "-m",
-            "stripe_customer_assets.standin",
+            "stripe_standin",
             "--port",
             "0",
             "--quiet",

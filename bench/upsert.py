@@ -30,7 +30,7 @@ from stripe_customer_assets.mirror.table import (
     ensure_tables,
     json_items_sql,
 )
-from stripe_customer_assets.standin.seed import generate_customers
+from stripe_standin.seed import generate_customers
 from stripe_customer_assets.warehouse import Warehouse, upsert_frame
 from stripe_customer_assets.warehouse.bulk import copy_arrow
 

@@ -13,11 +13,11 @@ __all__ = ["StripeCustomerExport", "StripeCustomerImport"]
 
 def __getattr__(name: str) -> Any:
     if name == "StripeCustomerImport":
-        from stripe_customer_assets.lib.import_component import StripeCustomerImport
+        from stripe_customer_assets.components.stripe_import import StripeCustomerImport
 
         return StripeCustomerImport
     if name == "StripeCustomerExport":
-        from stripe_customer_assets.lib.export_component import StripeCustomerExport
+        from stripe_customer_assets.components.stripe_export import StripeCustomerExport
 
         return StripeCustomerExport
     raise AttributeError(f"module 'stripe_customer_assets' has no attribute {name!r}")

@@ -81,7 +81,7 @@ def wh(warehouse_url):
 @pytest.fixture
 def standin():
     """A fresh Stripe stand-in on an ephemeral port (no latency, no faults)."""
-    from stripe_customer_assets.standin import StripeStandin
+    from stripe_standin import StripeStandin
 
     server = StripeStandin(seed=11)
     server.start()
@@ -92,7 +92,7 @@ def standin():
 @pytest.fixture
 def api(standin):
     """The project's Stripe client against the stand-in, counting its calls."""
-    from stripe_customer_assets.standin import STANDIN_API_KEY
+    from stripe_standin import STANDIN_API_KEY
     from stripe_customer_assets.stripe_api import StripeApi
 
     return StripeApi(STANDIN_API_KEY, api_base=standin.base_url, rate_limit=10_000, endpoint_rate_limit=10_000, backoff_base_s=0.01)

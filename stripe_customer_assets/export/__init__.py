@@ -5,7 +5,7 @@
     store_plan / load_plan                                   ("<state_schema>"."<sync>_plan")
     apply_plan(config, api, warehouse)  -> ApplyResult       (writes, state "<state_schema>"."<sync>")
 
-Plain Python: the Dagster component in ``stripe_customer_assets.lib.export_component`` wires it.
+Plain Python: the Dagster component in ``stripe_customer_assets.components.stripe_export`` wires it.
 """
 
 from stripe_customer_assets.export.apply import ApplyResult, apply_plan

@@ -2,7 +2,7 @@
 
 Plain Python (no Dagster): ``compile_pipeline(config)`` checks a configuration and
 ``run_pipeline(pipeline, warehouse)`` brings its table up to date. The Dagster component
-that wraps them is ``stripe_customer_assets.lib.import_component.StripeCustomerImport``.
+that wraps them is ``stripe_customer_assets.components.stripe_import.StripeCustomerImport``.
 """
 
 from stripe_customer_assets.pipeline.compiled import Pipeline, compile_pipeline

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from stripe_customer_assets.check import main
-from stripe_customer_assets.standin import STANDIN_API_KEY
+from stripe_standin import STANDIN_API_KEY
 
 RESTRICTED = "rk_test_checkonly000000000000000"
 

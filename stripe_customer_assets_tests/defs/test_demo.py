@@ -6,7 +6,7 @@ import os
 
 import sqlalchemy as sa
 
-from stripe_customer_assets import demo
+from stripe_standin import demo
 
 
 def test_demo_without_a_key_runs_the_main_job_against_the_seeded_standin(tmp_path, monkeypatch, capsys):

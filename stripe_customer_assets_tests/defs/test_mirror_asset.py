@@ -11,7 +11,7 @@ from stripe_customer_assets.defs.mirror.assets import (
 )
 from stripe_customer_assets.defs.mirror.sensor import stripe_customer_changes
 from stripe_customer_assets.resources import StripeResource, WarehouseResource
-from stripe_customer_assets.standin import STANDIN_API_KEY
+from stripe_standin import STANDIN_API_KEY
 
 
 def resources(standin, warehouse_url, schema):

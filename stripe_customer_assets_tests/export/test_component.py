@@ -10,10 +10,10 @@ import dagster as dg
 import pytest
 from dagster.components.testing import create_defs_folder_sandbox
 
-from stripe_customer_assets.lib.export_component import build_plan_asset, export_defs
+from stripe_customer_assets.components.stripe_export import build_plan_asset, export_defs
 from stripe_customer_assets.lib.keys import MIRROR_KEY
 from stripe_customer_assets.resources import StripeResource, WarehouseResource
-from stripe_customer_assets.standin.app import STANDIN_API_KEY
+from stripe_standin.app import STANDIN_API_KEY
 from stripe_customer_assets_tests.export.support import (
     account,
     export_config,
@@ -21,7 +21,7 @@ from stripe_customer_assets_tests.export.support import (
     write_accounts,
 )
 
-TYPE = "stripe_customer_assets.lib.export_component.StripeCustomerExport"
+TYPE = "stripe_customer_assets.components.stripe_export.StripeCustomerExport"
 YAML = f"""
 type: {TYPE}
 attributes:

@@ -9,11 +9,11 @@ import pytest
 
 from stripe_customer_assets.export import Plan, PlanEntry, read_state
 from stripe_customer_assets.export.age import while_fresh
-from stripe_customer_assets.lib.export_component import (
+from stripe_customer_assets.components.stripe_export import (
     export_defs,
 )
 from stripe_customer_assets.resources import StripeResource
-from stripe_customer_assets.standin import STANDIN_API_KEY, Fault
+from stripe_standin import STANDIN_API_KEY, Fault
 from stripe_customer_assets_tests.export.support import (
     account,
     export_config,

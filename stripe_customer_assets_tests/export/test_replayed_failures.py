@@ -6,7 +6,7 @@ import pytest
 
 from stripe_customer_assets.export import read_state
 from stripe_customer_assets.export.replayed import find_created, payload_applied
-from stripe_customer_assets.standin import Fault
+from stripe_standin import Fault
 from stripe_customer_assets.stripe_api import StripeApi, StripeReplayedError
 from stripe_customer_assets_tests.export.support import (
     account,

@@ -127,11 +127,11 @@ def service(
 
 @contextlib.contextmanager
 def stripe_standin(log_dir: Path, customers: int = 40, timeout_s: float = 30.0) -> Iterator[str]:
-    """``python -m stripe_customer_assets.standin`` on a free loopback port; yields its base URL."""
+    """``python -m stripe_standin`` on a free loopback port; yields its base URL."""
     argv = [
         sys.executable,
         "-m",
-        "stripe_customer_assets.standin",
+        "stripe_standin",
         "--host",
         "127.0.0.1",
         "--port",

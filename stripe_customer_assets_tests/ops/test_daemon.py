@@ -10,7 +10,7 @@ import time
 
 import sqlalchemy as sa
 
-from stripe_customer_assets.standin import STANDIN_API_KEY
+from stripe_standin import STANDIN_API_KEY
 from stripe_customer_assets_tests.ops.support import (
     MIRROR_NUMBERS,
     REPOSITORY,

@@ -22,7 +22,7 @@ from pathlib import Path
 import sqlalchemy as sa
 import yaml
 
-from stripe_customer_assets.standin import STANDIN_API_KEY, StripeStandin
+from stripe_standin import STANDIN_API_KEY, StripeStandin
 from stripe_customer_assets_tests.ops.support import (
     BIN,
     PROJECT_ROOT,

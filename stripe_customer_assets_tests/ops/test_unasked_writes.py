@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from stripe_customer_assets.standin import STANDIN_API_KEY, StripeStandin
+from stripe_standin import STANDIN_API_KEY, StripeStandin
 from stripe_customer_assets_tests.export.support import WRITE_ENDPOINTS
 from stripe_customer_assets_tests.ops.support import (
     BIN,

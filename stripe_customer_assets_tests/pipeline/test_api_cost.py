@@ -10,7 +10,7 @@ import pytest
 from stripe_customer_assets.defs.mirror.assets import stripe_customers
 from stripe_customer_assets.lib.keys import MIRROR_KEY
 from stripe_customer_assets.resources import StripeResource, WarehouseResource
-from stripe_customer_assets.standin import STANDIN_API_KEY, StripeStandin
+from stripe_standin import STANDIN_API_KEY, StripeStandin
 from stripe_customer_assets_tests.pipeline.component_support import load_defs_yaml
 
 PIPELINES = {
@@ -26,7 +26,7 @@ def three_pipelines(schema: str) -> str:
         docs.append(
             textwrap.dedent(
                 f"""
-                type: stripe_customer_assets.lib.import_component.StripeCustomerImport
+                type: stripe_customer_assets.components.stripe_import.StripeCustomerImport
                 attributes:
                   name: {name}
                   table: {schema}.{name}

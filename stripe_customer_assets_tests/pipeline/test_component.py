@@ -27,7 +27,7 @@ def pipeline_yaml(table: str = "analytics.pro_customers", **overrides: Any) -> s
     settings.update({k: str(v) for k, v in overrides.items()})
     return textwrap.dedent(
         f"""
-        type: stripe_customer_assets.lib.import_component.StripeCustomerImport
+        type: stripe_customer_assets.components.stripe_import.StripeCustomerImport
         attributes:
           name: pro_customers
           table: {table}

@@ -11,7 +11,7 @@ from stripe_customer_assets.pipeline import PipelineConfig, PipelineConfigError,
 from stripe_customer_assets_tests.pipeline.component_support import load_defs_yaml
 
 VALID = """
-type: stripe_customer_assets.lib.import_component.StripeCustomerImport
+type: stripe_customer_assets.components.stripe_import.StripeCustomerImport
 attributes:
   name: broken
   table: analytics.broken

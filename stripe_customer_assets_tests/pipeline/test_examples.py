@@ -10,8 +10,8 @@ import dagster as dg
 import pytest
 
 import stripe_customer_assets
-from stripe_customer_assets.lib.import_component import StripeCustomerImport
-from stripe_customer_assets.standin.seed import generate_customers
+from stripe_customer_assets.components.stripe_import import StripeCustomerImport
+from stripe_standin.seed import generate_customers
 from stripe_customer_assets.warehouse import Warehouse
 from stripe_customer_assets_tests.pipeline.component_support import load_defs_yaml, with_warehouse
 from stripe_customer_assets_tests.pipeline.support import Mirror, table_rows

@@ -17,7 +17,7 @@ import yaml
 from stripe_customer_assets.lib.keys import stripe_pool
 from stripe_customer_assets.mirror.sync import refresh_mirror
 from stripe_customer_assets.resources import PROJECT_ROOT, StripeResource
-from stripe_customer_assets.standin.app import STANDIN_API_KEY
+from stripe_standin.app import STANDIN_API_KEY
 from stripe_customer_assets_tests.reliability import workers
 from stripe_customer_assets_tests.reliability.children import Child
 from stripe_customer_assets_tests.reliability.support import (

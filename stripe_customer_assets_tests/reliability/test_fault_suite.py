@@ -17,7 +17,7 @@ import pytest
 from stripe_customer_assets.export import apply_plan, make_plan, sent_keys, store_plan
 from stripe_customer_assets.mirror.sync import refresh_mirror
 from stripe_customer_assets.pipeline import PipelineConfig, compile_pipeline, run_pipeline
-from stripe_customer_assets.standin import StripeStandin
+from stripe_standin import StripeStandin
 from stripe_customer_assets.warehouse import Warehouse, quote_table
 from stripe_customer_assets_tests.export.support import (
     account,

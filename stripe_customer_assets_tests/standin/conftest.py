@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 import pytest
 import stripe
 
-from stripe_customer_assets.standin import STANDIN_API_KEY, StripeStandin, encode_form
-from stripe_customer_assets.standin.spec import find_spec, load_spec
+from stripe_standin import STANDIN_API_KEY, StripeStandin, encode_form
+from stripe_standin.spec import find_spec, load_spec
 
 stripe.enable_telemetry = False
 

@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 import stripe
 
-from stripe_customer_assets.standin import DEFAULT_ACCOUNT_ID, STANDIN_API_KEY, StripeStandin
+from stripe_standin import DEFAULT_ACCOUNT_ID, STANDIN_API_KEY, StripeStandin
 
 LIVE = "sk_live_standin0000000000"
 OTHER = "sk_test_other00000000000"
@@ -107,7 +107,7 @@ def test_the_admin_api_reaches_another_mode_and_account(standin):
 
 
 def test_the_command_line_assigns_keys_to_accounts():
-    from stripe_customer_assets.standin.__main__ import build_parser
+    from stripe_standin.__main__ import build_parser
 
     args = build_parser().parse_args(["--api-key", LIVE, "--key-account", f"{LIVE}={OTHER_ACCOUNT}"])
     assert dict(args.key_account) == {LIVE: OTHER_ACCOUNT}

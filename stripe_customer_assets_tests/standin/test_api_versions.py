@@ -3,7 +3,7 @@ request's Stripe-Version, or the account's default version when it names none.""
 
 from __future__ import annotations
 
-from stripe_customer_assets.standin.versions import render_customer
+from stripe_standin.versions import render_customer
 
 
 def customer_events(standin, cid):
@@ -70,7 +70,7 @@ def test_rendering_is_table_driven_and_leaves_the_current_shape_alone():
 
 
 def test_the_knob_is_a_constructor_keyword_and_survives_reset():
-    from stripe_customer_assets.standin import StripeStandin
+    from stripe_standin import StripeStandin
 
     with StripeStandin(api_version="2018-02-28") as standin:
         made = standin.create_customer(email="k@example.com", balance=2)

@@ -3,7 +3,7 @@ import base64
 import pytest
 import stripe
 
-from stripe_customer_assets.standin import StripeStandin
+from stripe_standin import StripeStandin
 
 from .conftest import Api
 

@@ -197,7 +197,7 @@ def _listed_ids(client, **params) -> list[str]:
 
 
 def test_visibility_delay_lists_an_event_only_seconds_after_its_created_time():
-    from stripe_customer_assets.standin import StripeStandin
+    from stripe_standin import StripeStandin
 
     start = 1_700_000_000
     with StripeStandin(seed=3, now=start, frozen_clock=True, event_visibility_delay=20) as s:
@@ -229,7 +229,7 @@ def test_visibility_delay_lists_an_event_only_seconds_after_its_created_time():
 
 
 def test_order_shuffle_lists_same_second_events_in_a_random_stable_order():
-    from stripe_customer_assets.standin import StripeStandin
+    from stripe_standin import StripeStandin
 
     for shuffle in (False, True):
         with StripeStandin(seed=4, now=1_700_000_000, frozen_clock=True, event_order_shuffle=shuffle) as s:

@@ -1,7 +1,7 @@
 import pytest
 
-from stripe_customer_assets.standin.forms import FormError, encode_form, parse_form
-from stripe_customer_assets.standin.params import validate
+from stripe_standin.forms import FormError, encode_form, parse_form
+from stripe_standin.params import validate
 
 
 def test_nested_brackets_parse_into_dicts():

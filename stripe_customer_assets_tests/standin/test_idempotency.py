@@ -3,7 +3,7 @@ import threading
 import pytest
 import stripe
 
-from stripe_customer_assets.standin import Fault
+from stripe_standin import Fault
 
 from .conftest import Api
 

@@ -4,7 +4,7 @@ import time
 import pytest
 import stripe
 
-from stripe_customer_assets.standin import ALL_FAULTS, Fault, StripeStandin
+from stripe_standin import ALL_FAULTS, Fault, StripeStandin
 
 from .conftest import Api
 
@@ -270,7 +270,7 @@ def test_every_fault_kind_is_covered_by_a_test():
 
 
 def test_limiter_concurrency_caps_count_requests_in_flight():
-    from stripe_customer_assets.standin.faults import Limiter, Limits
+    from stripe_standin.faults import Limiter, Limits
 
     lim = Limiter(Limits(endpoint_concurrency_limit=1, concurrency_limit=2))
     assert lim.acquire("customers.list") is None

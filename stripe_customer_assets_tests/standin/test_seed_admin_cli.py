@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from stripe_customer_assets.standin import StandinAdmin, StripeStandin
+from stripe_standin import StandinAdmin, StripeStandin
 
 from .conftest import Api
 
@@ -153,7 +153,7 @@ def test_cli_runs_a_subprocess_and_prints_the_base_url():
         [
             sys.executable,
             "-m",
-            "stripe_customer_assets.standin",
+            "stripe_standin",
             "--port",
             "0",
             "--seed-customers",
@@ -194,7 +194,7 @@ def test_cli_runs_a_subprocess_and_prints_the_base_url():
 
 def test_cli_rejects_unknown_fault_kinds():
     proc = subprocess.run(
-        [sys.executable, "-m", "stripe_customer_assets.standin", "--fault", "explode=0.1"],
+        [sys.executable, "-m", "stripe_standin", "--fault", "explode=0.1"],
         capture_output=True,
         text=True,
         timeout=30,

@@ -2,10 +2,10 @@
 
 import pytest
 
-from stripe_customer_assets.standin import Fault
-from stripe_customer_assets.standin.openapi import SchemaValidator
-from stripe_customer_assets.standin.params import OPERATION_SCHEMAS
-from stripe_customer_assets.standin.spec import extract_subset, load_subset
+from stripe_standin import Fault
+from stripe_standin.openapi import SchemaValidator
+from stripe_standin.params import OPERATION_SCHEMAS
+from stripe_standin.spec import extract_subset, load_subset
 
 FULL_PARAMS = {
     "name": "Zoë Ångström",
@@ -161,7 +161,7 @@ def test_validator_catches_schema_violations(strict):
 
 
 def test_malformed_customers_really_violate_the_schema(strict, standin):
-    from stripe_customer_assets.standin import MALFORMED_KINDS
+    from stripe_standin import MALFORMED_KINDS
 
     for kind in MALFORMED_KINDS:
         (cid,) = standin.inject_malformed_customers(1, kind=kind)

@@ -3,7 +3,7 @@ customers are left out of ``GET /v1/customers`` unless ``test_clock`` names the 
 
 from __future__ import annotations
 
-from stripe_customer_assets.standin import STANDIN_API_KEY
+from stripe_standin import STANDIN_API_KEY
 
 CLOCKS = "/v1/test_helpers/test_clocks"
 FROZEN = 1_577_836_800  # 2020-01-01

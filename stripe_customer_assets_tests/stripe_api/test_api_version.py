@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stripe_customer_assets.standin import STANDIN_API_KEY
+from stripe_standin import STANDIN_API_KEY
 from stripe_customer_assets.stripe_api import StripeApi
 from stripe_customer_assets.stripe_api.client import STRIPE_API_VERSION
 

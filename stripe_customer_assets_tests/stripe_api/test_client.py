@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from stripe_customer_assets.standin import STANDIN_API_KEY
+from stripe_standin import STANDIN_API_KEY
 from stripe_customer_assets.stripe_api import (
     RateLimiter,
     StripeAccessError,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from stripe_customer_assets.standin import STANDIN_API_KEY
+from stripe_standin import STANDIN_API_KEY
 from stripe_customer_assets_tests.ops.support import (
     MIRROR_NUMBERS,
     PROJECT_ROOT,
@@ -106,7 +106,7 @@ def materialize_examples(home: Path, warehouse_url: str, jobs: list[str]) -> Non
     import dagster as dg
 
     from stripe_customer_assets.definitions import defs
-    from stripe_customer_assets.standin import StripeStandin
+    from stripe_standin import StripeStandin
 
     with StripeStandin(seed=5) as standin:
         standin.seed_customers(CUSTOMERS, seed=5)

@@ -31,7 +31,7 @@ from .store import RequestInfo, Store, bad_limit
 from .test_clocks import live_mode_refusal
 from .versions import is_current_shape, render_customer
 
-log = logging.getLogger("stripe_customer_assets.standin")
+log = logging.getLogger("stripe_standin")
 
 STANDIN_API_KEY = "sk_test_standin"
 DEFAULT_ACCOUNT_ID = "acct_1StandinAcct0001"

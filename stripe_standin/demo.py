@@ -1,7 +1,7 @@
 """Run the main job (``stripe_import``: the mirror and every enabled import pipeline).
 
-    python -m stripe_customer_assets.demo            # one run, then print what landed
-    python -m stripe_customer_assets.demo --serve    # the same, then keep the UI (dg dev) up
+    python -m stripe_standin.demo            # one run, then print what landed
+    python -m stripe_standin.demo --serve    # the same, then keep the UI (dg dev) up
 
 With STRIPE_API_KEY unset, the project's Stripe stand-in is started on 127.0.0.1, seeded
 with sample customers, and used instead of Stripe; the output says so. Dagster keeps its
@@ -29,7 +29,7 @@ def stripe_account() -> Iterator[str]:
     if os.environ.get("STRIPE_API_KEY"):
         yield f"Stripe at {os.environ.get('STRIPE_API_BASE', 'https://api.stripe.com')}"
         return
-    from stripe_customer_assets.standin import STANDIN_API_KEY, StripeStandin
+    from stripe_standin import STANDIN_API_KEY, StripeStandin
 
     standin = StripeStandin(api_keys=[STANDIN_API_KEY])
     standin.seed_customers(SAMPLE_CUSTOMERS, seed=7)

@@ -16,13 +16,13 @@ HTTP server, which behaves like Stripe (API version 2023-08-16, per Stripe's Ope
 
 In process::
 
-    from stripe_customer_assets.standin import StripeStandin
+    from stripe_standin import StripeStandin
 
     with StripeStandin(latency_read=0.3) as standin:
         standin.seed_customers(50, seed=1)
         client = standin.stripe_client()
 
-As a process: ``python -m stripe_customer_assets.standin --port 12111 --seed-customers 50``
+As a process: ``python -m stripe_standin --port 12111 --seed-customers 50``
 (prints the base URL on its first line of output).
 """
 

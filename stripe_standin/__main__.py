@@ -1,4 +1,4 @@
-"""``python -m stripe_customer_assets.standin``: run the Stripe stand-in as a process.
+"""``python -m stripe_standin``: run the Stripe stand-in as a process.
 
 The first line written to stdout is the base URL (``http://127.0.0.1:12111``), flushed, so a
 parent process can wait for it. SIGINT / SIGTERM stop the server.
@@ -52,7 +52,7 @@ def _endpoint_limit(text: str) -> tuple[str, float]:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m stripe_customer_assets.standin",
+        prog="python -m stripe_standin",
         description="Run the stateful Stripe stand-in HTTP server.",
     )
     p.add_argument("--host", default="127.0.0.1")

@@ -4,7 +4,7 @@ stand-in ships.
 The stand-in validates request parameters against the request schemas of the operations it
 serves. Those schemas are extracted from ``spec3.yaml`` (API version 2023-08-16) into
 ``spec_subset.json`` beside this module, so the server needs neither the 4 MB YAML file nor
-PyYAML at run time. ``python -m stripe_customer_assets.standin --write-spec-subset [SPEC3_YAML]``
+PyYAML at run time. ``python -m stripe_standin --write-spec-subset [SPEC3_YAML]``
 regenerates the subset; a test checks that the shipped file matches the spec.
 """
 

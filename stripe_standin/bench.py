@@ -1,4 +1,4 @@
-"""Measure the stand-in's own ceiling: ``python -m stripe_customer_assets.standin.bench``.
+"""Measure the stand-in's own ceiling: ``python -m stripe_standin.bench``.
 
 Starts a stand-in subprocess (or uses ``--url``), then runs client threads (spread over client
 processes, so the client's GIL is not what is measured) that page through
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             [
                 sys.executable,
                 "-m",
-                "stripe_customer_assets.standin",
+                "stripe_standin",
                 "--port",
                 "0",
                 "--quiet",
