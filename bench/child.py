@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 from stripe_customer_assets.mirror.sync import refresh_mirror
-from stripe_standin import STANDIN_API_KEY
 from stripe_customer_assets.stripe_api import StripeApi
 from stripe_customer_assets.warehouse import Warehouse
+from stripe_standin import STANDIN_API_KEY
 
 
 def _peak_rss_mb() -> float:

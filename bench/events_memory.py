@@ -22,9 +22,9 @@ from pathlib import Path
 
 from bench.standin import StandinProcess, StandinSettings
 from stripe_customer_assets.mirror.sync import refresh_mirror
-from stripe_standin import STANDIN_API_KEY
 from stripe_customer_assets.stripe_api import StripeApi
 from stripe_customer_assets.warehouse import Warehouse
+from stripe_standin import STANDIN_API_KEY
 
 RATE = 10_000.0  # no client-side pacing: the stand-in has no latency either
 

@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Self
 
-from stripe_standin import STANDIN_API_KEY, StandinAdmin
 from stripe_customer_assets.stripe_api import StripeApi
+from stripe_standin import STANDIN_API_KEY, StandinAdmin
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,9 @@ from stripe_customer_assets.mirror.table import (
     ensure_tables,
     json_items_sql,
 )
-from stripe_standin.seed import generate_customers
 from stripe_customer_assets.warehouse import Warehouse, upsert_frame
 from stripe_customer_assets.warehouse.bulk import copy_arrow
+from stripe_standin.seed import generate_customers
 
 TARGETS = {"duckdb": 300_000, "postgresql": 100_000}
 CHANGED_SHARE = 0.1

@@ -92,7 +92,7 @@ def standin():
 @pytest.fixture
 def api(standin):
     """The project's Stripe client against the stand-in, counting its calls."""
-    from stripe_standin import STANDIN_API_KEY
     from stripe_customer_assets.stripe_api import StripeApi
+    from stripe_standin import STANDIN_API_KEY
 
     return StripeApi(STANDIN_API_KEY, api_base=standin.base_url, rate_limit=10_000, endpoint_rate_limit=10_000, backoff_base_s=0.01)

@@ -17,7 +17,7 @@ from stripe_customer_assets.export.fields import (
     hash_parts,
     stripe_field,
 )
-from stripe_customer_assets.export.values import is_null, to_locales, to_text
+from stripe_customer_assets.values import is_null, to_locales, to_text
 
 # Loose like Stripe's own check: one "@", no whitespace, a dotted domain.
 EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")

@@ -15,9 +15,9 @@ import json
 import math
 from typing import Any
 
-from stripe_customer_assets.export.values import to_text
+from stripe_customer_assets.pipeline.filters.operands import as_timestamp
 from stripe_customer_assets.pipeline.model import ModelProperty
-from stripe_customer_assets.pipeline.operands import as_timestamp
+from stripe_customer_assets.values import to_text
 
 INT64 = (-(2**63), 2**63 - 1)
 _TRUE = {"true", "yes", "1", "t", "y"}

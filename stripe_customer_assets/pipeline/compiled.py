@@ -7,13 +7,16 @@ import json
 from dataclasses import dataclass
 
 from stripe_customer_assets.pipeline.config import PipelineConfig
-from stripe_customer_assets.pipeline.filter_sql import SqlFilter, compile_filter
-from stripe_customer_assets.pipeline.filter_words import describe_filter
-from stripe_customer_assets.pipeline.javascript import JavaScriptTransform
-from stripe_customer_assets.pipeline.mapping import CompiledExpression, compile_expression
+from stripe_customer_assets.pipeline.filters.sql import SqlFilter, compile_filter
+from stripe_customer_assets.pipeline.filters.words import describe_filter
 from stripe_customer_assets.pipeline.model import CustomerModel, build_model
 from stripe_customer_assets.pipeline.problems import PipelineConfigError
-from stripe_customer_assets.pipeline.python_transform import (
+from stripe_customer_assets.pipeline.transforms.javascript import JavaScriptTransform
+from stripe_customer_assets.pipeline.transforms.mapping import (
+    CompiledExpression,
+    compile_expression,
+)
+from stripe_customer_assets.pipeline.transforms.python import (
     CustomerFunction,
     code_fingerprint,
     load_function,

@@ -25,8 +25,7 @@ from sqlalchemy.engine import Connection
 
 from stripe_customer_assets.mirror.table import DEFAULT_SCHEMA, customers_table
 from stripe_customer_assets.pipeline.compiled import Pipeline
-from stripe_customer_assets.pipeline.filter_sql import SqlFilter
-from stripe_customer_assets.pipeline.javascript import JavaScriptTransform
+from stripe_customer_assets.pipeline.filters.sql import SqlFilter
 from stripe_customer_assets.pipeline.problems import PipelineRunError
 from stripe_customer_assets.pipeline.reject_guard import check_reject_threshold
 from stripe_customer_assets.pipeline.rejects import (
@@ -62,7 +61,8 @@ from stripe_customer_assets.pipeline.target import (
     table_preview,
     upsert_rows,
 )
-from stripe_customer_assets.pipeline.transform import transform_customers
+from stripe_customer_assets.pipeline.transforms.apply import transform_customers
+from stripe_customer_assets.pipeline.transforms.javascript import JavaScriptTransform
 from stripe_customer_assets.warehouse import Warehouse
 from stripe_customer_assets.warehouse.ddl import ensure_schema
 from stripe_customer_assets.warehouse.engine import split_table

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from stripe_customer_assets.mirror.table import customers_table
-from stripe_customer_assets.pipeline.filter_sql import SqlFilter
+from stripe_customer_assets.pipeline.filters.sql import SqlFilter
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,13 @@ The schedule is Dagster's to read; the component checks its cron expression.
 from __future__ import annotations
 
 from stripe_customer_assets.pipeline.config import MATCHES, OPERATORS, FilterGroup, PipelineConfig
-from stripe_customer_assets.pipeline.javascript import check_javascript
-from stripe_customer_assets.pipeline.mapping import compile_expression
+from stripe_customer_assets.pipeline.filters.operands import operands_for
 from stripe_customer_assets.pipeline.model import property_problem
-from stripe_customer_assets.pipeline.operands import operands_for
 from stripe_customer_assets.pipeline.problems import ConfigProblem, FieldPath
 from stripe_customer_assets.pipeline.properties import parse_path
-from stripe_customer_assets.pipeline.python_transform import load_function
+from stripe_customer_assets.pipeline.transforms.javascript import check_javascript
+from stripe_customer_assets.pipeline.transforms.mapping import compile_expression
+from stripe_customer_assets.pipeline.transforms.python import load_function
 from stripe_customer_assets.warehouse import WarehouseError, quote_table
 
 PIPELINE_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from stripe_standin.app import STANDIN_API_KEY
-from stripe_standin.server import StripeStandin
 from stripe_customer_assets.stripe_api import StripeApi
 from stripe_customer_assets_tests.export.support import Syncer
+from stripe_standin.app import STANDIN_API_KEY
+from stripe_standin.server import StripeStandin
 
 
 @pytest.fixture

@@ -18,9 +18,9 @@ from stripe_customer_assets.export import (
     store_plan,
 )
 from stripe_customer_assets.mirror.sync import MirrorResult, refresh_mirror
-from stripe_standin.server import StripeStandin
 from stripe_customer_assets.stripe_api import StripeApi
 from stripe_customer_assets.warehouse import Warehouse, write_frame
+from stripe_standin.server import StripeStandin
 
 ACCOUNT_COLUMNS = {
     "crm_id": "BIGINT",

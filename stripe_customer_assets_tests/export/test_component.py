@@ -13,13 +13,13 @@ from dagster.components.testing import create_defs_folder_sandbox
 from stripe_customer_assets.components.stripe_export import build_plan_asset, export_defs
 from stripe_customer_assets.lib.keys import MIRROR_KEY
 from stripe_customer_assets.resources import StripeResource, WarehouseResource
-from stripe_standin.app import STANDIN_API_KEY
 from stripe_customer_assets_tests.export.support import (
     account,
     export_config,
     seed_customer,
     write_accounts,
 )
+from stripe_standin.app import STANDIN_API_KEY
 
 TYPE = "stripe_customer_assets.components.stripe_export.StripeCustomerExport"
 YAML = f"""

@@ -7,13 +7,12 @@ import datetime as dt
 import dagster as dg
 import pytest
 
-from stripe_customer_assets.export import Plan, PlanEntry, read_state
-from stripe_customer_assets.export.age import while_fresh
 from stripe_customer_assets.components.stripe_export import (
     export_defs,
 )
+from stripe_customer_assets.export import Plan, PlanEntry, read_state
+from stripe_customer_assets.export.age import while_fresh
 from stripe_customer_assets.resources import StripeResource
-from stripe_standin import STANDIN_API_KEY, Fault
 from stripe_customer_assets_tests.export.support import (
     account,
     export_config,
@@ -21,6 +20,7 @@ from stripe_customer_assets_tests.export.support import (
     write_accounts,
 )
 from stripe_customer_assets_tests.export.test_component import resources
+from stripe_standin import STANDIN_API_KEY, Fault
 
 
 def test_writes_that_finally_fail_fail_the_run_after_recording_every_row(

@@ -6,7 +6,6 @@ import pytest
 
 from stripe_customer_assets.export import read_state
 from stripe_customer_assets.export.replayed import find_created, payload_applied
-from stripe_standin import Fault
 from stripe_customer_assets.stripe_api import StripeApi, StripeReplayedError
 from stripe_customer_assets_tests.export.support import (
     account,
@@ -15,6 +14,7 @@ from stripe_customer_assets_tests.export.support import (
     seed_customer,
     write_accounts,
 )
+from stripe_standin import Fault
 
 
 def test_the_client_stops_retrying_a_replayed_500(standin, api):

@@ -7,7 +7,7 @@ import decimal
 
 from stripe_customer_assets.export import parse_config
 from stripe_customer_assets.export.rows import desired_values, key_problems
-from stripe_customer_assets.export.values import to_locales, to_text
+from stripe_customer_assets.values import to_locales, to_text
 
 
 def config(**overrides):

@@ -11,9 +11,9 @@ import dagster as dg
 import pytest
 
 from stripe_customer_assets.lib.write_gate import example_refusal, write_refusal
+from stripe_customer_assets_tests.export.support import WRITE_ENDPOINTS
 from stripe_standin.app import STANDIN_API_KEY
 from stripe_standin.server import StripeStandin
-from stripe_customer_assets_tests.export.support import WRITE_ENDPOINTS
 
 SYNC, PLAN = dg.AssetKey("crm_export"), dg.AssetKey("crm_export_plan")
 

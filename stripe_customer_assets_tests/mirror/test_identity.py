@@ -10,10 +10,10 @@ from stripe_customer_assets.mirror.identity import (
     read_identity,
 )
 from stripe_customer_assets.mirror.sync import refresh_mirror
-from stripe_standin import DEFAULT_ACCOUNT_ID, STANDIN_API_KEY
 from stripe_customer_assets.stripe_api import StripeApi
 from stripe_customer_assets_tests.mirror.test_sync import assert_mirror_equals_stripe
 from stripe_customer_assets_tests.reliability.support import dump_tables
+from stripe_standin import DEFAULT_ACCOUNT_ID, STANDIN_API_KEY
 
 LIVE_KEY = "sk_live_identity000000000000"
 OTHER_KEY = "sk_test_otheraccount0000000"

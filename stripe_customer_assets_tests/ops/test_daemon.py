@@ -10,7 +10,6 @@ import time
 
 import sqlalchemy as sa
 
-from stripe_standin import STANDIN_API_KEY
 from stripe_customer_assets_tests.ops.support import (
     MIRROR_NUMBERS,
     REPOSITORY,
@@ -32,6 +31,7 @@ from stripe_customer_assets_tests.ops.support import (
     wait_for_port,
     webserver_argv,
 )
+from stripe_standin import STANDIN_API_KEY
 
 SENSOR = "stripe_customer_changes"
 POOL = "stripe_default"  # stripe_<STRIPE_ACCOUNT_NAME>, the account's concurrency pool

@@ -22,7 +22,6 @@ from pathlib import Path
 import sqlalchemy as sa
 import yaml
 
-from stripe_standin import STANDIN_API_KEY, StripeStandin
 from stripe_customer_assets_tests.ops.support import (
     BIN,
     PROJECT_ROOT,
@@ -37,6 +36,7 @@ from stripe_customer_assets_tests.ops.support import (
     wait_for,
     wait_for_port,
 )
+from stripe_standin import STANDIN_API_KEY, StripeStandin
 
 LOCATION = "stripe-customer-assets"
 JOB = "stripe_import"

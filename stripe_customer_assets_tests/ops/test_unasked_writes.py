@@ -14,7 +14,6 @@ import subprocess
 
 import pytest
 
-from stripe_standin import STANDIN_API_KEY, StripeStandin
 from stripe_customer_assets_tests.export.support import WRITE_ENDPOINTS
 from stripe_customer_assets_tests.ops.support import (
     BIN,
@@ -22,6 +21,7 @@ from stripe_customer_assets_tests.ops.support import (
     dagster_home_with_project_config,
     service_env,
 )
+from stripe_standin import STANDIN_API_KEY, StripeStandin
 
 
 def writes(standin: StripeStandin) -> int:

@@ -10,8 +10,8 @@ import pytest
 from stripe_customer_assets.defs.mirror.assets import stripe_customers
 from stripe_customer_assets.lib.keys import MIRROR_KEY
 from stripe_customer_assets.resources import StripeResource, WarehouseResource
-from stripe_standin import STANDIN_API_KEY, StripeStandin
 from stripe_customer_assets_tests.pipeline.component_support import load_defs_yaml
+from stripe_standin import STANDIN_API_KEY, StripeStandin
 
 PIPELINES = {
     "everyone": "",

@@ -11,10 +11,10 @@ import pytest
 
 import stripe_customer_assets
 from stripe_customer_assets.components.stripe_import import StripeCustomerImport
-from stripe_standin.seed import generate_customers
 from stripe_customer_assets.warehouse import Warehouse
 from stripe_customer_assets_tests.pipeline.component_support import load_defs_yaml, with_warehouse
 from stripe_customer_assets_tests.pipeline.support import Mirror, table_rows
+from stripe_standin.seed import generate_customers
 
 DEFS = Path(stripe_customer_assets.__file__).parent / "defs"
 ALL = dg.AssetKey(["analytics", "customers"])

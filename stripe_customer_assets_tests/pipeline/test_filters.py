@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 from stripe_customer_assets.mirror.table import customers_table
 from stripe_customer_assets.pipeline import FilterGroup
-from stripe_customer_assets.pipeline.filter_sql import compile_filter
-from stripe_customer_assets.pipeline.filter_words import describe_filter
+from stripe_customer_assets.pipeline.filters.sql import compile_filter
+from stripe_customer_assets.pipeline.filters.words import describe_filter
 from stripe_customer_assets_tests.pipeline.support import customer, pipeline, run, table_rows
 
 ROBERT = "Robert'); DROP TABLE customers;--"

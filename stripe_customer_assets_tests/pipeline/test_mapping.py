@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from stripe_customer_assets.pipeline.mapping import compile_expression
-from stripe_customer_assets.pipeline.mapping_functions import FUNCTIONS, MappingError
+from stripe_customer_assets.pipeline.transforms.mapping import compile_expression
+from stripe_customer_assets.pipeline.transforms.mapping_functions import FUNCTIONS, MappingError
 from stripe_customer_assets_tests.pipeline.support import customer, pipeline, run, table_rows
 
 # property -> (expression, expected for ANN, expected for NOBODY)

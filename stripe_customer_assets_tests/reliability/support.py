@@ -13,11 +13,11 @@ from typing import Any
 
 from stripe_customer_assets.mirror.cursor import Cursor, read_cursor
 from stripe_customer_assets.mirror.table import customers_table, ensure_tables
-from stripe_standin import Fault, StripeStandin
-from stripe_standin.app import STANDIN_API_KEY
 from stripe_customer_assets.stripe_api import StripeApi
 from stripe_customer_assets.warehouse import Warehouse
 from stripe_customer_assets_tests.export.support import mapped_values, model_values
+from stripe_standin import Fault, StripeStandin
+from stripe_standin.app import STANDIN_API_KEY
 
 # Every transient fault Stripe (or the network in front of it) produces, mixed: (rate, burst).
 # Rules are drawn in order and the first hit wins, so the share of faulted requests is a

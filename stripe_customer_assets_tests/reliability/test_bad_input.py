@@ -31,7 +31,6 @@ from stripe_customer_assets.export import (
 from stripe_customer_assets.mirror.sync import events_overlap_s, refresh_mirror
 from stripe_customer_assets.pipeline import PipelineConfig, compile_pipeline, run_pipeline
 from stripe_customer_assets.resources import WarehouseResource, stripe_resource_from_env
-from stripe_standin import MALFORMED_KINDS, StripeStandin
 from stripe_customer_assets.stripe_api import StripeAccessError, StripeApi
 from stripe_customer_assets.warehouse import Warehouse
 from stripe_customer_assets_tests.export.support import (
@@ -45,6 +44,7 @@ from stripe_customer_assets_tests.reliability.support import (
     faulty_api,
     mirror_differences,
 )
+from stripe_standin import MALFORMED_KINDS, StripeStandin
 
 
 @dataclass

@@ -17,7 +17,6 @@ import yaml
 from stripe_customer_assets.lib.keys import stripe_pool
 from stripe_customer_assets.mirror.sync import refresh_mirror
 from stripe_customer_assets.resources import PROJECT_ROOT, StripeResource
-from stripe_standin.app import STANDIN_API_KEY
 from stripe_customer_assets_tests.reliability import workers
 from stripe_customer_assets_tests.reliability.children import Child
 from stripe_customer_assets_tests.reliability.support import (
@@ -26,6 +25,7 @@ from stripe_customer_assets_tests.reliability.support import (
     faulty_api,
     mirror_differences,
 )
+from stripe_standin.app import STANDIN_API_KEY
 
 STRIPE_LIMIT = 40  # requests/s the stand-in allows (it answers 429 beyond, like Stripe)
 ACCOUNT_RATE = 30  # the project's budget for the account

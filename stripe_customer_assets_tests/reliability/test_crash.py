@@ -17,7 +17,6 @@ import sqlalchemy as sa
 
 from stripe_customer_assets.export import make_plan, parse_config, read_state, sent_keys, store_plan
 from stripe_customer_assets.mirror.sync import refresh_mirror
-from stripe_standin import StripeStandin
 from stripe_customer_assets.warehouse import Warehouse
 from stripe_customer_assets_tests.export.support import (
     FIELDS,
@@ -37,6 +36,7 @@ from stripe_customer_assets_tests.reliability.support import (
     model_differences,
     read_mirror_cursor,
 )
+from stripe_standin import StripeStandin
 
 
 def mirror_state(wh: Warehouse, schema: str) -> dict[str, list[tuple]]:

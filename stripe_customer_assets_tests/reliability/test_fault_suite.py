@@ -17,7 +17,6 @@ import pytest
 from stripe_customer_assets.export import apply_plan, make_plan, sent_keys, store_plan
 from stripe_customer_assets.mirror.sync import refresh_mirror
 from stripe_customer_assets.pipeline import PipelineConfig, compile_pipeline, run_pipeline
-from stripe_standin import StripeStandin
 from stripe_customer_assets.warehouse import Warehouse, quote_table
 from stripe_customer_assets_tests.export.support import (
     account,
@@ -36,6 +35,7 @@ from stripe_customer_assets_tests.reliability.support import (
     mirror_differences,
     model_differences,
 )
+from stripe_standin import StripeStandin
 
 SCAN_CUSTOMERS = 20_000
 INCREMENTAL_ROUNDS, INCREMENTAL_CHANGES = 5, 500  # changes made in Stripe before each run

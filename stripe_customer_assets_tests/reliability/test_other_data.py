@@ -19,10 +19,10 @@ from dagster.components.testing import create_defs_folder_sandbox
 
 from stripe_customer_assets.defs.mirror.assets import stripe_customers
 from stripe_customer_assets.resources import stripe_resource_from_env, warehouse_resource_from_env
-from stripe_standin import DEFAULT_ACCOUNT_ID, STANDIN_API_KEY
 from stripe_customer_assets.warehouse import Warehouse
 from stripe_customer_assets_tests.export.support import account, seed_customer, write_accounts
 from stripe_customer_assets_tests.reliability.support import dump_tables
+from stripe_standin import DEFAULT_ACCOUNT_ID, STANDIN_API_KEY
 
 LIVE_KEY = "sk_live_otherdata00000000000"
 IMPORT_YAML = """

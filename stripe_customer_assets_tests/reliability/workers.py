@@ -30,9 +30,9 @@ from stripe_customer_assets.export import apply as apply_module
 from stripe_customer_assets.mirror import sync as sync_module
 from stripe_customer_assets.mirror.sync import refresh_mirror
 from stripe_customer_assets.resources import StripeResource, WarehouseResource
-from stripe_standin.app import STANDIN_API_KEY
 from stripe_customer_assets.stripe_api import StripeApi
 from stripe_customer_assets.warehouse import Warehouse
+from stripe_standin.app import STANDIN_API_KEY
 
 stripe.enable_telemetry = False
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from stripe_standin import STANDIN_API_KEY
 from stripe_customer_assets.stripe_api import StripeApi
 from stripe_customer_assets.stripe_api.client import STRIPE_API_VERSION
+from stripe_standin import STANDIN_API_KEY
 
 
 def versions_sent(standin) -> set[str]:

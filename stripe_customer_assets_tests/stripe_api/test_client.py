@@ -7,13 +7,13 @@ import time
 
 import pytest
 
-from stripe_standin import STANDIN_API_KEY
 from stripe_customer_assets.stripe_api import (
     RateLimiter,
     StripeAccessError,
     StripeApi,
     StripeRequestError,
 )
+from stripe_standin import STANDIN_API_KEY
 
 
 def client(standin, key=STANDIN_API_KEY, **kw) -> StripeApi:

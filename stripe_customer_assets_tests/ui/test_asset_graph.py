@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 
-from stripe_standin import STANDIN_API_KEY
 from stripe_customer_assets_tests.ops.support import (
     MIRROR_NUMBERS,
     PROJECT_ROOT,
@@ -39,6 +38,7 @@ from stripe_customer_assets_tests.ops.support import (
     webserver_argv,
 )
 from stripe_customer_assets_tests.ui.browser import chromium, find_browser
+from stripe_standin import STANDIN_API_KEY
 
 SCREENSHOT = PROJECT_ROOT / "artifacts" / "asset-graph.png"
 MIRROR = ("stripe", "customers")

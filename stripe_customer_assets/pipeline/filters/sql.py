@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stripe_customer_assets.pipeline.config import Condition, FilterGroup
-from stripe_customer_assets.pipeline.operands import Operand, operands_for
+from stripe_customer_assets.pipeline.filters.operands import Operand, operands_for
 from stripe_customer_assets.pipeline.properties import CustomerPath, parse_path
 
 SQL_TYPES = {

@@ -20,8 +20,8 @@ from typing import Any
 
 from stripe_customer_assets.pipeline.coercion import TypeMismatch, coerce
 from stripe_customer_assets.pipeline.compiled import Pipeline
-from stripe_customer_assets.pipeline.javascript import JavaScriptTransform, JsOutcome
-from stripe_customer_assets.pipeline.mapping_functions import MappingError
+from stripe_customer_assets.pipeline.transforms.javascript import JavaScriptTransform, JsOutcome
+from stripe_customer_assets.pipeline.transforms.mapping_functions import MappingError
 
 
 @dataclass(frozen=True)

@@ -9,15 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from stripe_customer_assets.pipeline.mapping_functions import FUNCTIONS, MappingError
-from stripe_customer_assets.pipeline.mapping_parse import (
+from stripe_customer_assets.pipeline.properties import CustomerPath, lookup, path_from_segments
+from stripe_customer_assets.pipeline.transforms.mapping_functions import FUNCTIONS, MappingError
+from stripe_customer_assets.pipeline.transforms.mapping_parse import (
     Call,
     Expression,
     Literal,
     PathRef,
     parse_expression,
 )
-from stripe_customer_assets.pipeline.properties import CustomerPath, lookup, path_from_segments
 
 
 @dataclass(frozen=True)

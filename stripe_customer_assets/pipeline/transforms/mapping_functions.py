@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from stripe_customer_assets.pipeline.operands import as_timestamp
+from stripe_customer_assets.pipeline.filters.operands import as_timestamp
 
 
 class MappingError(ValueError):
