@@ -1,9 +1,8 @@
 """Talking to Stripe: one rate limiter per account, retries with backoff, clear errors."""
 
-from stripe_customer_assets.stripe_api.client import (
-    ApiStats,
+from stripe_customer_assets.stripe_api.client import ApiStats, StripeApi
+from stripe_customer_assets.stripe_api.errors import (
     StripeAccessError,
-    StripeApi,
     StripeReplayedError,
     StripeRequestError,
 )

@@ -3,7 +3,8 @@
 Every request goes through ``StripeApi.request`` (or ``fetch``, which also returns the body
 text and Stripe's clock): it waits for a token from the account's rate limiter, sends the
 request, and retries 429s, 5xx answers, lock timeouts, connection errors and bodies cut
-short with exponential backoff and full jitter. Writes go through the official SDK
+short with exponential backoff and full jitter (``errors.py`` decides what a failure
+means and the error it becomes). Writes go through the official SDK
 (``StripeClient.raw_request``, no SDK retries); POSTs always carry an idempotency key,
 stable across retries, so a retried create can never create twice. Reads go through
 ``reads.Reader``, the same request without the SDK's per-call CPU (bulk scans make a
@@ -27,7 +28,14 @@ from typing import Any
 
 import stripe
 
-from stripe_customer_assets.stripe_api.keys import ApiKeyError, clean_api_key, scrub
+from stripe_customer_assets.stripe_api.errors import (
+    StripeAccessError,
+    StripeReplayedError,
+    classify,
+    replayed_failure,
+    translate,
+)
+from stripe_customer_assets.stripe_api.keys import ApiKeyError, clean_api_key
 from stripe_customer_assets.stripe_api.limiter import EndpointLimiters, RateLimiter
 from stripe_customer_assets.stripe_api.reads import Reader, ReadError
 
@@ -41,33 +49,6 @@ STRIPE_API_VERSION = "2023-08-16"
 API_VERSION_ENV = "STRIPE_API_VERSION"
 # Stripe's default limit on each endpoint (each named operation), on top of the account's.
 STRIPE_ENDPOINT_RATE_LIMIT = 25.0
-
-
-class StripeAccessError(RuntimeError):
-    """The API key is missing, wrong (401) or lacks a permission (403)."""
-
-
-class StripeRequestError(RuntimeError):
-    """Stripe refused a request for a reason retrying will not fix (a 4xx other than 429)."""
-
-    def __init__(self, message: str, *, status: int | None, code: str | None, param: str | None):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.param = param
-
-
-class StripeReplayedError(StripeRequestError):
-    """Stripe answered a POST with a failure saved under its idempotency key.
-
-    Stripe saves the result of a request that began executing, a 500 included, and replays
-    it (``Idempotent-Replayed: true``) to every retry with the same key for 24 hours:
-    retrying cannot help, and whether the write happened is unknown until read back.
-    """
-
-    def __init__(self, message: str, *, status: int | None, idempotency_key: str):
-        super().__init__(message, status=status, code=None, param=None)
-        self.idempotency_key = idempotency_key
 
 
 @dataclass
@@ -115,25 +96,6 @@ class Reply:
     text: str
     date: dt.datetime | None  # the Date header (whole seconds), when Stripe sent one
     elapsed_s: float  # from sending the request to its answer (the attempt that succeeded)
-
-
-def _code(err: stripe.StripeError) -> str | None:
-    """The error code, from the exception or its error object (the SDK sets one or the other)."""
-    return err.code or getattr(getattr(err, "error", None), "code", None)
-
-
-def _replayed_failure(err: stripe.StripeError | ReadError) -> bool:
-    """A 5xx Stripe replayed from the idempotency key (saved when the request began)."""
-    if isinstance(err, ReadError) or err.http_status is None or err.http_status < 500:
-        return False
-    headers = err.headers or {}
-    flag = headers.get("Idempotent-Replayed") or headers.get("idempotent-replayed")
-    return str(flag).lower() == "true"
-
-
-def _header_error(err: stripe.StripeError) -> bool:
-    """``requests`` refused a header value (its message quotes the value: never show it)."""
-    return isinstance(err, stripe.APIConnectionError) and "InvalidHeader" in str(err)
 
 
 def _endpoint(method: str, path: str) -> str:
@@ -267,7 +229,7 @@ class StripeApi:
                 elapsed = time.monotonic() - sent
                 return Reply(data, text, self._note_server_time(headers), elapsed)
             except (stripe.StripeError, ReadError) as err:
-                if idempotency_key is not None and _replayed_failure(err):
+                if idempotency_key is not None and replayed_failure(err):
                     raise StripeReplayedError(
                         f"Stripe {method.upper()} {path} answered {err.http_status} again, "
                         "replayed from its idempotency key: the first attempt began and failed, "
@@ -275,9 +237,9 @@ class StripeApi:
                         status=err.http_status,
                         idempotency_key=idempotency_key,
                     ) from None
-                kind, retryable, slow_down = self._classify(err)
+                kind, retryable, slow_down = classify(err)
                 if not retryable or attempt >= self.max_retries:
-                    raise self._translate(err, method, path) from None
+                    raise translate(err, method, path, max_retries=self.max_retries, api_key=self._api_key) from None
                 self.stats.record_retry(kind)
                 delay = self._backoff(attempt)
                 if slow_down == "endpoint":
@@ -298,86 +260,6 @@ class StripeApi:
     def endpoint_rate(self) -> float:
         """Requests/s one endpoint can take: the lower of its own and the account's limit."""
         return min(self.limiter.rate, self.endpoint_limiters.rate)
-
-    @staticmethod
-    def _classify(err: stripe.StripeError | ReadError) -> tuple[str, bool, str | None]:
-        """Return (kind, retryable, slow_down) for a failed attempt.
-
-        ``slow_down`` names the bucket every thread should pause with: ``"account"`` after a
-        429 over the account's rate, ``"endpoint"`` over one endpoint's, None otherwise
-        (concurrency limits and lock timeouts clear when requests finish, not with time).
-        """
-        if isinstance(err, ReadError):  # a GET answer cut short: reading again is safe
-            return "bad-json", True, None
-        if _header_error(err):  # refused before sending: the same headers fail every time
-            return "invalid-header", False, None
-        status = err.http_status
-        if isinstance(err, stripe.APIConnectionError) or status is None:
-            return "connection", True, None
-        if 200 <= status < 300:  # a POST's answer cut short: its idempotency key replays it
-            return "bad-json", True, None
-        headers = err.headers or {}
-        if headers.get("Stripe-Should-Retry") == "false" or headers.get("stripe-should-retry") == "false":
-            return f"{status}", False, None
-        if status == 429:
-            reason = headers.get("Stripe-Rate-Limited-Reason") or headers.get("stripe-rate-limited-reason")
-            if _code(err) == "lock_timeout":
-                return "429 lock_timeout", True, None
-            slow_down = {"endpoint-rate": "endpoint", "global-rate": "account", None: "account"}.get(reason)
-            return f"429 {reason or 'rate_limit'}", True, slow_down
-        if status == 409:  # a concurrent request with the same idempotency key is in flight
-            return "409", True, None
-        if status >= 500:
-            return f"{status}", True, None
-        return f"{status}", False, None
-
-    def _translate(self, err: stripe.StripeError | ReadError, method: str, path: str) -> Exception:
-        if isinstance(err, ReadError):
-            return StripeRequestError(
-                f"Stripe {method.upper()} {path} kept failing after {self.max_retries} retries: {err}",
-                status=200,
-                code=None,
-                param=None,
-            )
-        status = err.http_status
-        if _header_error(err):
-            return StripeAccessError(
-                f"Stripe {method.upper()} {path} was not sent: a request header holds a "
-                "character HTTP does not allow. The Authorization header carries STRIPE_API_KEY: "
-                "check it for spaces, line breaks or other invisible characters (its value is "
-                "not shown)."
-            )
-        message = scrub(err.user_message or str(err) or err.__class__.__name__, self._api_key)
-        if status is not None and 200 <= status < 300:  # the SDK's message quotes the body
-            message = f"Stripe answered {status} with a body that is not JSON"
-        if status == 401:
-            return StripeAccessError(
-                "Stripe rejected the API key in STRIPE_API_KEY (401 Unauthorized): check that "
-                f"the key is current and belongs to the intended account. Stripe said: {message}"
-            )
-        if status == 403:
-            match = re.search(r"'(rak_[a-z_]+)'", message)
-            needed = f"the '{match.group(1)}' permission" if match else "a permission"
-            return StripeAccessError(
-                f"The restricted key in STRIPE_API_KEY lacks {needed} needed for "
-                f"{method.upper()} {path} (403). Grant it in the Stripe dashboard "
-                f"(Developers > API keys) or use a key that has it. Stripe said: {message}"
-            )
-        if status is not None and 400 <= status < 500 and status != 429:
-            return StripeRequestError(
-                f"Stripe refused {method.upper()} {path} ({status}"
-                + (f", {_code(err)}" if _code(err) else "")
-                + f"): {message}",
-                status=status,
-                code=_code(err),
-                param=getattr(getattr(err, "error", None), "param", None),
-            )
-        return StripeRequestError(
-            f"Stripe {method.upper()} {path} kept failing after {self.max_retries} retries: {message}",
-            status=status,
-            code=_code(err),
-            param=None,
-        )
 
     # -- Stripe's clock -------------------------------------------------------------
 

@@ -7,7 +7,7 @@ same request (the SDK's API version, Stripe's form encoding, one ``requests`` se
 thread) and hands back the body text and plain ``dict``s, about 1.5 ms a page. Proxy and CA
 settings come from the environment as ``requests`` reads them, once, not per request. Error
 answers become the SDK's own exception types, so retries and messages are decided in one
-place (``StripeApi._classify`` / ``_translate``). Writes keep going through the SDK.
+place (``errors.classify`` / ``translate``). Writes keep going through the SDK.
 """
 
 from __future__ import annotations
