@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from stripe_customer_assets.stripe_api import StripeApi
 
 CUSTOMER_EVENT_TYPES = ["customer.created", "customer.updated", "customer.deleted"]
 PAGE_SIZE = 100
+# Stripe keeps events 30 days; a cursor is given up a little before that, not after.
+EVENT_RETENTION = dt.timedelta(days=30)
+RETENTION_MARGIN = dt.timedelta(hours=6)
 
 
 class CursorExpired(Exception):

@@ -11,9 +11,10 @@ a *time watermark* plus the ids of the events applied since it:
   state was read back from Stripe (``event_id`` ``retrieved:<id>:<second>``): the mirror
   holds that customer as of that second (every event created up to it included).
 
-Events are streamed page by page into ``customers_events_stage`` (bounded memory), then
-SQL decides per customer with a new event, looking at every event of the customer read in
-this run *and* applied before (the overlap re-read is what makes this possible):
+Events are streamed page by page into ``customers_events_stage`` (``event_stage.py``,
+bounded memory), then SQL decides per customer with a new event, looking at every event of
+the customer read in this run *and* applied before (the overlap re-read is what makes this
+possible):
 
 - the newest second of the customer holds only applied events (or a marker): the mirror
   already has that state or a newer one; a late, older event changes nothing;
@@ -28,18 +29,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import math
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
 
-import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from stripe_customer_assets.mirror.events import CUSTOMER_EVENT_TYPES, PAGE_SIZE
+from stripe_customer_assets.mirror.event_stage import stage_table
 from stripe_customer_assets.mirror.store import (
     SOURCE_COLUMNS,
     MergeCounts,
@@ -52,90 +50,17 @@ from stripe_customer_assets.mirror.table import (
     customer_columns_sql,
     customers_table,
     json_items_sql,
-    pg_jsonb,
 )
-from stripe_customer_assets.mirror.versions import normalized_text, same_shape
 from stripe_customer_assets.stripe_api import StripeApi, StripeRequestError
-from stripe_customer_assets.warehouse import Warehouse, staged_arrow
+from stripe_customer_assets.warehouse import Warehouse
 from stripe_customer_assets.warehouse.ddl import ensure_table
 from stripe_customer_assets.warehouse.names import qualified
 
-log = logging.getLogger(__name__)
-
-# Pages are written to the stage once this much text is buffered (or at the end).
-STAGE_FLUSH_BYTES = 1024 * 1024
-# DuckDB caches what it reads and writes up to 80% of RAM by default: a large backlog
-# would grow the process with it. The events path caps it (one thread, DuckDB spills to
-# disk beyond the cap), so peak memory does not follow the backlog. DuckDB keeps the rows a
-# transaction appends in memory until a row group (122,880 rows) is full, so a commit of
-# many large customers can need more: a transaction that runs out is rolled back and run
-# again with the next, larger cap (``None``: DuckDB's default).
-DUCKDB_MEMORY_STEPS: tuple[str | None, ...] = ("128MB", "1GB", None)
-T = TypeVar("T")
-
-
-def bound_memory(conn: Connection, limit: str | None = DUCKDB_MEMORY_STEPS[0]) -> None:
-    """Cap DuckDB's memory for this connection's database (a no-op elsewhere)."""
-    if conn.dialect.name != "duckdb":
-        return
-    if limit is None:
-        conn.exec_driver_sql("RESET memory_limit")
-        conn.exec_driver_sql("RESET threads")
-        return
-    conn.exec_driver_sql(f"SET memory_limit = '{limit}'")
-    conn.exec_driver_sql("SET preserve_insertion_order = false")
-    conn.exec_driver_sql("SET threads = 1")
-
-
-def _out_of_memory(err: BaseException) -> bool:
-    return type(getattr(err, "orig", None)).__name__ == "OutOfMemoryException"
-
-
-def bounded(warehouse: Warehouse, work: Callable[[Connection], T]) -> T:
-    """``work`` in one transaction under DuckDB's memory cap, again under a larger one if it runs out."""
-    steps = DUCKDB_MEMORY_STEPS if warehouse.is_duckdb else (None,)
-    for i, limit in enumerate(steps):
-        try:
-            with warehouse.begin() as conn:
-                bound_memory(conn, limit)
-                return work(conn)
-        except sa.exc.OperationalError as err:
-            if not _out_of_memory(err) or i == len(steps) - 1:
-                raise
-            log.warning("DuckDB ran out of its %s memory cap; running the transaction again with more", limit)
-    raise AssertionError("unreachable")
 _RETRIEVED = "retrieved:"
-# An event rendered in an API version of another customer shape than the pinned one travels
-# to the stage with the customer rewritten in the pinned shape under this key (beside
-# ``data``, which stays as Stripe sent it): see ``mirror/versions.py``.
-NORMALIZED_KEY = "_pinned_shape_object"
-
-
-def page_text(text: str, events: list[dict[str, Any]], pinned: str) -> str:
-    """The list answer ``text`` as staged: as it came, unless one of its ``events`` was
-    rendered in another customer shape than ``pinned`` (then with ``NORMALIZED_KEY`` added)."""
-    if all(same_shape(_event_version(e), pinned) for e in events):
-        return text
-    return json.dumps({"data": [_with_normalized(e, pinned) for e in events]}, ensure_ascii=False)
-
-
-def _event_version(event: dict[str, Any]) -> str | None:
-    version = event.get("api_version")
-    return version if isinstance(version, str) else None
-
-
-def _with_normalized(event: dict[str, Any], pinned: str) -> dict[str, Any]:
-    obj = (event.get("data") or {}).get("object")
-    text = normalized_text(obj, _event_version(event), pinned) if isinstance(obj, dict) else None
-    return {**event, NORMALIZED_KEY: json.loads(text)} if text is not None else event
 
 
 def window_table(schema: str) -> str:
     return qualified(schema, "customers_cursor_events")
-
-
-def stage_table(schema: str) -> str:
-    return qualified(schema, "customers_events_stage")
 
 
 def ensure_window_table(conn: Connection, schema: str) -> None:
@@ -146,154 +71,6 @@ def ensure_window_table(conn: Connection, schema: str) -> None:
 
 def _ts(seconds: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
-
-
-@dataclass
-class FeedStats:
-    """What one read of the feed did (for the run's metadata)."""
-
-    listed: int = 0  # events listed, the overlap re-read included
-    new: int = 0  # events not applied before
-    retrieved: int = 0  # customers read back because their newest second was ambiguous
-    calls: int = 0
-    read_from: float | None = None  # Stripe's clock when the listing began (lower bound)
-    newest_id: str | None = None
-    newest_created: int | None = None
-    retrieved_at: dict[str, int] = field(default_factory=dict, repr=False)
-
-
-class EventStage:
-    """``customers_events_stage``: pages of ``GET /v1/events`` as they arrive.
-
-    The page text goes to the warehouse, which takes each event apart in SQL; Python holds
-    at most ``STAGE_FLUSH_BYTES`` of it. An event listed twice is kept once (PostgreSQL: by
-    the key; DuckDB: plain appends, which it writes out instead of holding them, and the
-    rare duplicate is dropped by ``finish``).
-    """
-
-    def __init__(self, warehouse: Warehouse, schema: str, pinned: str):
-        self.warehouse = warehouse
-        self.schema = schema
-        self.pinned = pinned  # the API version lists and retrieves are rendered in
-        self.table = stage_table(schema)
-        self._bodies: list[str] = []
-        self._bytes = 0
-        with warehouse.begin() as conn:
-            bound_memory(conn)
-            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {self.table}")
-            conn.exec_driver_sql(
-                f"CREATE TABLE {self.table} (event_id VARCHAR{'' if warehouse.is_duckdb else ' PRIMARY KEY'}, "
-                "customer_id VARCHAR NOT NULL, "
-                "created BIGINT NOT NULL, type VARCHAR, api_version VARCHAR, obj TEXT NOT NULL, obj_normalized TEXT)"
-            )
-
-    def add(self, body: str) -> None:
-        self._bodies.append(body)
-        self._bytes += len(body)
-        if self._bytes >= STAGE_FLUSH_BYTES:
-            self.flush()
-
-    def add_events(self, events: list[dict[str, Any]]) -> None:
-        if events:
-            self.add(json.dumps({"data": [_with_normalized(e, self.pinned) for e in events]}, ensure_ascii=False))
-
-    def flush(self) -> None:
-        if not self._bodies:
-            return
-        table = pa.table({"body": pa.array(self._bodies, pa.string())})
-        self._bodies, self._bytes = [], 0
-        bounded(self.warehouse, lambda conn: self._insert(conn, table))
-
-    def _insert(self, conn: Connection, table: pa.Table) -> None:
-        with staged_arrow(conn, [("body", "TEXT")], table) as pages:
-            conn.exec_driver_sql(
-                f"INSERT INTO {self.table} (event_id, customer_id, created, type, api_version, obj, obj_normalized) "
-                f"{_events_sql(conn.dialect.name, pages)}"
-                + ("" if conn.dialect.name == "duckdb" else " ON CONFLICT (event_id) DO NOTHING")
-            )
-
-    def finish(self) -> None:
-        """Write what is buffered; drop an event listed twice (DuckDB, no key there)."""
-        self.flush()
-        if not self.warehouse.is_duckdb:
-            return
-        bounded(self.warehouse, self._drop_duplicates)
-
-    def _drop_duplicates(self, conn: Connection) -> None:
-        rows, ids = conn.exec_driver_sql(f"SELECT COUNT(*), COUNT(DISTINCT event_id) FROM {self.table}").one()
-        if rows != ids:
-            conn.exec_driver_sql(
-                f"DELETE FROM {self.table} WHERE rowid NOT IN (SELECT MIN(rowid) FROM {self.table} GROUP BY event_id)"
-            )
-
-    def drop(self, conn: Connection) -> None:
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {self.table}")
-
-
-def _events_sql(dialect: str, pages: str) -> str:
-    """(event_id, customer_id, created, type, api_version, obj, obj_normalized) of the events
-    in ``pages.body``.
-
-    ``api_version`` is the version the event's object is rendered in (Stripe renders an
-    event in the API version of its creation, not the one requested); ``obj_normalized`` the
-    object in the pinned version's shape when that differs (``page_text``), else NULL.
-
-    Events without a customer object with a string id, or without an integer ``created``,
-    are left out (the caller logs how many).
-    """
-    if dialect == "duckdb":
-        return (
-            "SELECT e->>'$.id', e->>'$.data.object.id', CAST(e->>'$.created' AS BIGINT), e->>'$.type',"
-            " e->>'$.api_version', CAST(e->'$.data.object' AS VARCHAR),"
-            f" CAST(e->'$.{NORMALIZED_KEY}' AS VARCHAR)"
-            f" FROM (SELECT unnest(from_json(body, '{{\"data\": [\"JSON\"]}}').data) AS e FROM {pages}) AS x"
-            " WHERE json_type(e, '$.id') = 'VARCHAR' AND json_type(e, '$.data.object.id') = 'VARCHAR'"
-            " AND json_type(e, '$.created') IN ('BIGINT', 'UBIGINT') AND e->>'$.data.object.id' <> ''"
-        )
-    if dialect == "postgresql":
-        return (
-            "SELECT e->>'id', e->'data'->'object'->>'id', (e->>'created')::bigint, e->>'type',"
-            f" e->>'api_version', (e->'data'->'object')::text, (e->'{NORMALIZED_KEY}')::text"
-            f" FROM {pages} AS p CROSS JOIN LATERAL (SELECT {pg_jsonb('p.body')} -> 'data' AS data OFFSET 0) AS d"
-            " CROSS JOIN LATERAL jsonb_array_elements("
-            "CASE WHEN jsonb_typeof(d.data) = 'array' THEN d.data ELSE '[]'::jsonb END) AS e"
-            " WHERE jsonb_typeof(e->'id') = 'string' AND jsonb_typeof(e->'data'->'object'->'id') = 'string'"
-            " AND jsonb_typeof(e->'created') = 'number' AND e->>'created' ~ '^-?[0-9]{1,18}$'"
-            " AND e->'data'->'object'->>'id' <> ''"
-        )
-    raise NotImplementedError(f"the mirror is not implemented for the {dialect} dialect")
-
-
-def read_events(api: StripeApi, stage: EventStage, since: int, stats: FeedStats) -> None:
-    """Stream every customer event created at or after ``since`` into ``stage``.
-
-    Newest first, 100 a page: ceil(e/100) calls, one when nothing changed. ``stats.read_from``
-    is Stripe's clock when the first page was served, at the earliest (its ``Date`` minus
-    the time the request took), or this machine's clock when Stripe sent no ``Date``.
-    """
-    before = api.now().timestamp()
-    after: str | None = None
-    while True:
-        params: dict[str, Any] = {"limit": PAGE_SIZE, "types": CUSTOMER_EVENT_TYPES, "created": {"gte": since}}
-        if after:
-            params["starting_after"] = after
-        reply = api.fetch("get", "/v1/events", params)
-        stats.calls += 1
-        if stats.read_from is None:
-            stats.read_from = reply.date.timestamp() - reply.elapsed_s if reply.date else before
-        data = reply.data.get("data") or []
-        if data:
-            stats.listed += len(data)
-            if stats.newest_id is None:
-                top = data[0]
-                stats.newest_id = top.get("id")
-                created = top.get("created")
-                stats.newest_created = created if isinstance(created, int) else None
-            stage.add(page_text(reply.text, data, stage.pinned))
-            after = data[-1].get("id")
-        if not reply.data.get("has_more") or not data or not after:
-            break
-    stage.finish()
 
 
 def _decisions_sql(schema: str, *, with_window: bool) -> str:
@@ -514,3 +291,4 @@ def write_states(conn: Connection, schema: str, source: str, version: int, now: 
     )
     conn.exec_driver_sql(f"DROP TABLE {scratch}")
     return counts
+

@@ -228,7 +228,7 @@ def test_a_transaction_that_outgrows_duckdbs_cap_runs_again_under_a_larger_one(t
     import duckdb
     import sqlalchemy as sa
 
-    from stripe_customer_assets.mirror.feed import DUCKDB_MEMORY_STEPS, bounded
+    from stripe_customer_assets.warehouse.memory import DUCKDB_MEMORY_STEPS, bounded
 
     warehouse = Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
     caps: list[str] = []
@@ -262,7 +262,7 @@ def test_a_change_during_a_full_scan_is_not_undone_by_a_replayed_event(
     state; the replayed event must not put the older one back (the customer is read back)."""
     import threading
 
-    from stripe_customer_assets.mirror import sync
+    from stripe_customer_assets.mirror import full_scan
 
     standin.set_clock(START, frozen=True)
     standin.seed_customers(30, seed=3, now=START - 86400)
@@ -281,7 +281,7 @@ def test_a_change_during_a_full_scan_is_not_undone_by_a_replayed_event(
             fetched.set()
         return answer
 
-    scan = sync.scan_customers
+    scan = full_scan.scan_customers
 
     def deleting_scan(*args, **kwargs):
         assert fetched.wait(10)
@@ -292,7 +292,7 @@ def test_a_change_during_a_full_scan_is_not_undone_by_a_replayed_event(
         return scan(*args, **kwargs)
 
     monkeypatch.setattr(api, "get", recording_get)
-    monkeypatch.setattr(sync, "scan_customers", deleting_scan)
+    monkeypatch.setattr(full_scan, "scan_customers", deleting_scan)
     result = refresh_mirror(api, warehouse, mirror_schema, full_refresh=True)
     row = mirror_rows(warehouse, mirror_schema)[victim]
     if during == "deleted":

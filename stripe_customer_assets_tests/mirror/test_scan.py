@@ -9,14 +9,13 @@ import threading
 import pytest
 
 from bench.policy import MemoryList
-from stripe_customer_assets.mirror.scan import (
+from stripe_customer_assets.mirror.scan import ScanPage, scan_customers
+from stripe_customer_assets.mirror.slices import (
     MAX_SLICE_GROWTH,
     MIN_SLICE_GROWTH,
     STRIPE_BEGAN,
-    ScanPage,
     first_round,
     initial_slices,
-    scan_customers,
 )
 
 NOW = 1_790_000_000  # 2026-09

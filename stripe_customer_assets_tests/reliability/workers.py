@@ -27,7 +27,7 @@ from stripe_customer_assets.export import (
     store_plan,
 )
 from stripe_customer_assets.export import apply as apply_module
-from stripe_customer_assets.mirror import sync as sync_module
+from stripe_customer_assets.mirror import result as result_module
 from stripe_customer_assets.mirror.sync import refresh_mirror
 from stripe_customer_assets.resources import StripeResource, WarehouseResource
 from stripe_customer_assets.stripe_api import StripeApi
@@ -69,13 +69,13 @@ def mirror(
     ``hold_in_commit``, inside the commit transaction, its rows written, the cursor next)."""
     before_commit = None
     if reached is not None and hold_in_commit:
-        real_write_cursor = sync_module.write_cursor
+        real_write_cursor = result_module.write_cursor
 
         def write_cursor_then_hold(*args: Any, **kwargs: Any) -> None:
             real_write_cursor(*args, **kwargs)
             _hold(reached)
 
-        sync_module.write_cursor = write_cursor_then_hold
+        result_module.write_cursor = write_cursor_then_hold
     elif reached is not None:
         before_commit = lambda: _hold(reached)
     result = refresh_mirror(
