@@ -18,10 +18,10 @@ from sqlalchemy.engine import Connection
 
 from stripe_customer_assets.export.config import ExportConfig
 from stripe_customer_assets.export.errors import ExportError
-from stripe_customer_assets.mirror.identity import Identity, differs, has_table, read_identity
+from stripe_customer_assets.mirror.identity import Identity, differs, read_identity
 from stripe_customer_assets.warehouse import Warehouse
-from stripe_customer_assets.warehouse.ddl import ensure_table
-from stripe_customer_assets.warehouse.names import qualified
+from stripe_customer_assets.warehouse.ddl import ensure_table, table_exists
+from stripe_customer_assets.warehouse.names import Table, qualified
 
 TABLE = "export_data_sets"
 
@@ -30,15 +30,14 @@ class ExportDataSetError(ExportError):
     """The sync's state belongs to another Stripe account or mode than the mirror's."""
 
 
-def _table(config: ExportConfig) -> str:
+def data_sets_table(config: ExportConfig) -> Table:
     return qualified(config.state_schema, TABLE)
 
 
 def _ensure_table(conn: Connection, config: ExportConfig) -> None:
     ensure_table(
         conn,
-        config.state_schema,
-        TABLE,
+        data_sets_table(config),
         "sync VARCHAR PRIMARY KEY, account_id VARCHAR, mode VARCHAR, mirror_schema VARCHAR, recorded_at TIMESTAMPTZ",
     )
 
@@ -53,10 +52,10 @@ def check_data_set(warehouse: Warehouse, config: ExportConfig, mirror_schema: st
             return  # nothing known to compare with (an empty mirror, a mirror from before)
         if record:
             _ensure_table(conn, config)
-        elif not has_table(conn, config.state_schema, TABLE):
+        elif not table_exists(conn, data_sets_table(config)):
             return  # nothing recorded yet: the plan step records it
         row = conn.execute(
-            sa.text(f"SELECT account_id, mode, mirror_schema FROM {_table(config)} WHERE sync = :sync"),
+            sa.text(f"SELECT account_id, mode, mirror_schema FROM {data_sets_table(config)} WHERE sync = :sync"),
             {"sync": config.name},
         ).first()
         if row is not None:
@@ -66,7 +65,7 @@ def check_data_set(warehouse: Warehouse, config: ExportConfig, mirror_schema: st
         if record and (row is None or (row[0] is None and mirror.account_id is not None)):
             conn.execute(
                 sa.text(
-                    f"INSERT INTO {_table(config)} (sync, account_id, mode, mirror_schema, recorded_at) "
+                    f"INSERT INTO {data_sets_table(config)} (sync, account_id, mode, mirror_schema, recorded_at) "
                     "VALUES (:sync, :account, :mode, :schema, :now) ON CONFLICT (sync) DO UPDATE SET "
                     "account_id = excluded.account_id, mode = excluded.mode, "
                     "mirror_schema = excluded.mirror_schema, recorded_at = excluded.recorded_at"

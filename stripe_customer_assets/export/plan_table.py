@@ -24,7 +24,7 @@ from stripe_customer_assets.export.plan import ACTIONS, Plan, PlanEntry
 from stripe_customer_assets.warehouse import Warehouse, upsert_frame, write_frame
 from stripe_customer_assets.warehouse.ddl import ensure_table
 from stripe_customer_assets.warehouse.engine import frame_from
-from stripe_customer_assets.warehouse.names import qualified
+from stripe_customer_assets.warehouse.names import Table, qualified, quote_ident
 
 TEXT_COLUMNS = [
     "key",
@@ -40,7 +40,7 @@ TEXT_COLUMNS = [
 ]
 
 
-def plan_table(config: ExportConfig) -> str:
+def plan_table(config: ExportConfig) -> Table:
     return qualified(config.state_schema, f"{config.name}_plan")
 
 
@@ -49,8 +49,7 @@ def ensure_plan_table(conn: Connection, config: ExportConfig) -> None:
     # Safe when syncs start at once (warehouse/ddl.py).
     ensure_table(
         conn,
-        config.state_schema,
-        f"{config.name}_plan",
+        plan_table(config),
         f"""
         entry INTEGER PRIMARY KEY,
         row_number INTEGER NOT NULL,
@@ -105,22 +104,25 @@ def plan_frame(plan: Plan) -> pd.DataFrame:
     return df
 
 
-def plans_table(config: ExportConfig) -> str:
+def plans_table(config: ExportConfig) -> Table:
     return qualified(config.state_schema, f"{config.name}_plans")
 
 
 def ensure_plans_table(conn: Connection, config: ExportConfig) -> None:
-    counts = ", ".join(f'"{a}" INTEGER NOT NULL' for a in ACTIONS)
-    conn.exec_driver_sql(
-        f"""CREATE TABLE IF NOT EXISTS {plans_table(config)} (
-            plan_id VARCHAR PRIMARY KEY,
-            planned_at TIMESTAMPTZ NOT NULL,
-            model_rows INTEGER NOT NULL,
-            {counts},
-            matched INTEGER NOT NULL,
-            reject_percent DOUBLE PRECISION NOT NULL,
-            change_percent DOUBLE PRECISION NOT NULL
-        )"""
+    counts = ", ".join(f"{quote_ident(a)} INTEGER NOT NULL" for a in ACTIONS)
+    # Safe when syncs start at once (warehouse/ddl.py).
+    ensure_table(
+        conn,
+        plans_table(config),
+        f"""
+        plan_id VARCHAR PRIMARY KEY,
+        planned_at TIMESTAMPTZ NOT NULL,
+        model_rows INTEGER NOT NULL,
+        {counts},
+        matched INTEGER NOT NULL,
+        reject_percent DOUBLE PRECISION NOT NULL,
+        change_percent DOUBLE PRECISION NOT NULL
+        """,
     )
 
 

@@ -51,7 +51,6 @@ class ModelRow:
     deleted_ids: list[str] = field(default_factory=list)
 
 
-_q = quote_ident
 
 
 def model_columns(warehouse: Warehouse, config: ExportConfig) -> list[str]:
@@ -86,7 +85,7 @@ def check_columns(config: ExportConfig, columns: Sequence[str]) -> None:
 
 def match_condition(config: ExportConfig, dialect: str) -> str:
     """SQL true when mirror row ``c`` carries model row ``model``'s key."""
-    key = f"model.{_q(_KEY)}"
+    key = f"model.{quote_ident(_KEY)}"
     if config.key.stripe_field == "email":
         return f"lower(c.email) = lower({key})"
     if config.key.stripe_field == "id":
@@ -100,22 +99,22 @@ def match_condition(config: ExportConfig, dialect: str) -> str:
 def resolve_rows(warehouse: Warehouse, config: ExportConfig, mirror_schema: str) -> list[ModelRow]:
     """Run the model and attach the mirror customers each row's key matches."""
     check_columns(config, model_columns(warehouse, config))
-    key_sql = f"CAST(m.{_q(config.key.column)} AS VARCHAR)"
+    key_sql = f"CAST(m.{quote_ident(config.key.column)} AS VARCHAR)"
     if config.key.stripe_field == "email":
         key_sql = f"TRIM({key_sql})"
-    reads = ", ".join(f"model.{_q(c)}" for c in config.model_columns)
+    reads = ", ".join(f"model.{quote_ident(c)}" for c in config.model_columns)
     sql = f"""
-        SELECT model.{_q(_ROW)}, model.{_q(_KEY)}, {reads},
-               c.id AS {_q(_ID)}, c.created AS {_q(_CREATED)}, c.mirror_version AS {_q(_VERSION)},
-               c.deleted AS {_q(_DELETED)}, c.raw AS {_q(_RAW)}
+        SELECT model.{quote_ident(_ROW)}, model.{quote_ident(_KEY)}, {reads},
+               c.id AS {quote_ident(_ID)}, c.created AS {quote_ident(_CREATED)}, c.mirror_version AS {quote_ident(_VERSION)},
+               c.deleted AS {quote_ident(_DELETED)}, c.raw AS {quote_ident(_RAW)}
         FROM (
-            SELECT ROW_NUMBER() OVER () AS {_q(_ROW)}, {key_sql} AS {_q(_KEY)}, m.*
+            SELECT ROW_NUMBER() OVER () AS {quote_ident(_ROW)}, {key_sql} AS {quote_ident(_KEY)}, m.*
             FROM (
 {config.model_sql}
             ) AS m
         ) AS model
         LEFT JOIN {customers_table(mirror_schema)} AS c ON {match_condition(config, warehouse.dialect)}
-        ORDER BY model.{_q(_ROW)}, c.created DESC, c.id DESC
+        ORDER BY model.{quote_ident(_ROW)}, c.created DESC, c.id DESC
     """
     try:
         with warehouse.begin() as conn:

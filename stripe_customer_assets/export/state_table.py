@@ -26,7 +26,7 @@ from stripe_customer_assets.export.config import ExportConfig
 from stripe_customer_assets.warehouse import Warehouse, upsert_frame, write_frame
 from stripe_customer_assets.warehouse.ddl import ensure_table
 from stripe_customer_assets.warehouse.engine import frame_from
-from stripe_customer_assets.warehouse.names import qualified
+from stripe_customer_assets.warehouse.names import Table, qualified
 
 STATE_COLUMNS = [
     "key",
@@ -45,7 +45,7 @@ _TIME_COLUMNS = ("written_at", "updated_at")
 SENT = ("created", "updated")
 
 
-def state_table(config: ExportConfig) -> str:
+def state_table(config: ExportConfig) -> Table:
     return qualified(config.state_schema, config.name)
 
 
@@ -53,8 +53,7 @@ def ensure_state_table(conn: Connection, config: ExportConfig) -> None:
     # Safe when syncs start at once (warehouse/ddl.py).
     ensure_table(
         conn,
-        config.state_schema,
-        config.name,
+        state_table(config),
         """
         key VARCHAR NOT NULL,
         stripe_id VARCHAR NOT NULL,

@@ -21,7 +21,7 @@ from stripe_customer_assets.mirror.versions import normalized_text, same_shape
 from stripe_customer_assets.stripe_api import StripeApi
 from stripe_customer_assets.warehouse import Warehouse, staged_arrow
 from stripe_customer_assets.warehouse.memory import bound_memory, bounded
-from stripe_customer_assets.warehouse.names import qualified
+from stripe_customer_assets.warehouse.names import Table, qualified
 
 # Pages are written to the stage once this much text is buffered (or at the end).
 STAGE_FLUSH_BYTES = 1024 * 1024
@@ -50,7 +50,7 @@ def _with_normalized(event: dict[str, Any], pinned: str) -> dict[str, Any]:
     return {**event, NORMALIZED_KEY: json.loads(text)} if text is not None else event
 
 
-def stage_table(schema: str) -> str:
+def stage_table(schema: str) -> Table:
     return qualified(schema, "customers_events_stage")
 
 

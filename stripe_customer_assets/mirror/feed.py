@@ -54,19 +54,24 @@ from stripe_customer_assets.mirror.table import (
 from stripe_customer_assets.stripe_api import StripeApi, StripeRequestError
 from stripe_customer_assets.warehouse import Warehouse
 from stripe_customer_assets.warehouse.ddl import ensure_table
-from stripe_customer_assets.warehouse.names import qualified
+from stripe_customer_assets.warehouse.names import Table, qualified, quote_ident
 
 _RETRIEVED = "retrieved:"
 
 
-def window_table(schema: str) -> str:
+def window_table(schema: str) -> Table:
     return qualified(schema, "customers_cursor_events")
 
 
 def ensure_window_table(conn: Connection, schema: str) -> None:
     ensure_table(
-        conn, schema, "customers_cursor_events", "event_id VARCHAR PRIMARY KEY, customer_id VARCHAR NOT NULL, created BIGINT NOT NULL"
+        conn, window_table(schema), "event_id VARCHAR PRIMARY KEY, customer_id VARCHAR NOT NULL, created BIGINT NOT NULL"
     )
+
+
+def _source_table(schema: str) -> Table:
+    """Scratch: the customers an incremental run writes, on DuckDB (``write_states``)."""
+    return qualified(schema, "customers_events_source")
 
 
 def _ts(seconds: float) -> dt.datetime:
@@ -273,7 +278,7 @@ def write_states(conn: Connection, schema: str, source: str, version: int, now: 
     if conn.dialect.name != "duckdb":
         return merge(conn, schema, source, version, now)
     target = customers_table(schema)
-    scratch = qualified(schema, "customers_events_source")
+    scratch = _source_table(schema)
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {scratch}")
     conn.exec_driver_sql(f"CREATE TABLE {scratch} AS SELECT * FROM {source} AS src")
     counts = count_changes(conn, target, scratch)
@@ -281,7 +286,7 @@ def write_states(conn: Connection, schema: str, source: str, version: int, now: 
         f"DELETE FROM {target} WHERE id IN (SELECT s.id FROM {scratch} s JOIN {target} t ON t.id = s.id "
         f"WHERE {content_sql('t')} IS DISTINCT FROM {content_sql('s')} OR t.deleted IS DISTINCT FROM s.deleted)"
     )
-    cols = ", ".join(f'"{c}"' for c in SOURCE_COLUMNS + VERSION_COLUMNS)
+    cols = ", ".join(quote_ident(c) for c in SOURCE_COLUMNS + VERSION_COLUMNS)
     conn.execute(
         sa.text(
             f"INSERT INTO {target} ({cols}, synced_at, mirror_version) SELECT {cols}, :now, :version "

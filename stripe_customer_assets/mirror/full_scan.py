@@ -45,11 +45,16 @@ from stripe_customer_assets.stripe_api import StripeApi
 from stripe_customer_assets.stripe_api.client import Reply
 from stripe_customer_assets.warehouse import Warehouse
 from stripe_customer_assets.warehouse.memory import bounded
-from stripe_customer_assets.warehouse.names import qualified
+from stripe_customer_assets.warehouse.names import Table, qualified, quote_ident
 
 # Events this close to the start of a full scan's reads (on Stripe's clock, in whole seconds)
 # are read back with the scan rather than trusted to be in it (see ``_window_events``).
 CURSOR_MARGIN_S = 1
+
+
+def scan_table(schema: str) -> Table:
+    """Where a full scan writes what it lists, before the merge into the mirror."""
+    return qualified(schema, "customers_scan")
 
 
 def _now() -> dt.datetime:
@@ -109,7 +114,7 @@ def full_scan_run(
     """``cursor``: the mirror's cursor as read by this refresh (it holds the mirror);
     ``guard``: the delete guard and whether a full refresh was asked for."""
     result = MirrorResult(mode="full", reason=reason)
-    scan = qualified(schema, "customers_scan")
+    scan = scan_table(schema)
     started = time.monotonic()
     keyed = not warehouse.is_duckdb  # DuckDB: the key is added once the rows are in
     # Scanned rows carry the version this run will commit; the commit checks it still is.
@@ -213,7 +218,9 @@ def _replace_mirror(conn: Connection, schema: str, scan: str, *, add_key: bool) 
     conn.exec_driver_sql(f"DROP TABLE {customers_table(schema)}")
     if add_key:
         conn.exec_driver_sql(f"ALTER TABLE {scan} ADD PRIMARY KEY (id)")
-    conn.exec_driver_sql(f'ALTER TABLE {scan} RENAME TO "customers"')
+    conn.exec_driver_sql(f"ALTER TABLE {scan} RENAME TO {quote_ident('customers')}")
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f'ALTER INDEX IF EXISTS {qualified(schema, "customers_scan_pkey")} RENAME TO "customers_pkey"')
+        conn.exec_driver_sql(
+            f"ALTER INDEX IF EXISTS {qualified(schema, 'customers_scan_pkey')} RENAME TO {quote_ident('customers_pkey')}"
+        )
     ensure_customers_index(conn, schema)

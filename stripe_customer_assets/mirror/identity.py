@@ -35,8 +35,8 @@ from sqlalchemy.engine import Connection
 from stripe_customer_assets.mirror.table import cursor_table, customers_table
 from stripe_customer_assets.stripe_api import StripeAccessError, StripeApi, StripeRequestError
 from stripe_customer_assets.warehouse import Warehouse
-from stripe_customer_assets.warehouse.ddl import ensure_table
-from stripe_customer_assets.warehouse.names import qualified
+from stripe_customer_assets.warehouse.ddl import ensure_table, table_exists
+from stripe_customer_assets.warehouse.names import Table, qualified
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class Identity:
         return f"{mode} data of {account}"
 
 
-def identity_table(schema: str) -> str:
+def identity_table(schema: str) -> Table:
     return qualified(schema, "mirror_identity")
 
 
@@ -71,8 +71,7 @@ def _ensure_table(conn: Connection, schema: str) -> None:
     # schema at this moment on a fresh warehouse.
     ensure_table(
         conn,
-        schema,
-        "mirror_identity",
+        identity_table(schema),
         """
         name VARCHAR PRIMARY KEY,
         account_id VARCHAR,
@@ -85,13 +84,9 @@ def _ensure_table(conn: Connection, schema: str) -> None:
     )
 
 
-def has_table(conn: Connection, schema: str, name: str) -> bool:
-    return sa.inspect(conn).has_table(name, schema=schema)
-
-
 def read_identity(conn: Connection, schema: str) -> Identity | None:
     """The recorded identity of the mirror in ``schema`` (None: none recorded)."""
-    if not has_table(conn, schema, "mirror_identity"):
+    if not table_exists(conn, identity_table(schema)):
         return None
     row = conn.execute(
         sa.text(
@@ -131,7 +126,7 @@ def _held_mode(conn: Connection, schema: str) -> tuple[bool, str | None]:
 
     A mirror that holds nothing (a first run that never committed) takes any key's identity.
     """
-    if not has_table(conn, schema, "customers"):
+    if not table_exists(conn, customers_table(schema)):
         return False, None
     flag = (
         "json_extract_string(raw, '$.livemode')" if conn.dialect.name == "duckdb" else "raw->>'livemode'"
@@ -141,7 +136,7 @@ def _held_mode(conn: Connection, schema: str) -> tuple[bool, str | None]:
     ).fetchall()
     modes = {str(r[0]).lower() for r in rows if r[0] is not None}
     mode = "live" if modes == {"true"} else "test" if modes == {"false"} else None
-    cursor = has_table(conn, schema, "customers_cursor") and (
+    cursor = table_exists(conn, cursor_table(schema)) and (
         conn.exec_driver_sql(f"SELECT 1 FROM {cursor_table(schema)} LIMIT 1").first() is not None
     )
     return bool(rows) or cursor, mode

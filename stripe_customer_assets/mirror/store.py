@@ -42,7 +42,6 @@ class MergeCounts:
         return self
 
 
-_q = quote_ident
 
 
 def count_changes(conn: Connection, target: str, source: str) -> MergeCounts:
@@ -63,9 +62,9 @@ def merge(conn: Connection, schema: str, source: str, version: int, now: dt.date
     target = customers_table(schema)
     counts = count_changes(conn, target, source)
     columns = SOURCE_COLUMNS + VERSION_COLUMNS
-    cols = ", ".join(_q(c) for c in columns)
+    cols = ", ".join(quote_ident(c) for c in columns)
     updates = ", ".join(
-        f"{_q(c)} = excluded.{_q(c)}" for c in columns + ["synced_at", "mirror_version"] if c != "id"
+        f"{quote_ident(c)} = excluded.{quote_ident(c)}" for c in columns + ["synced_at", "mirror_version"] if c != "id"
     )
     conn.execute(
         sa.text(

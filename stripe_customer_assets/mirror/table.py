@@ -28,8 +28,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from stripe_customer_assets.warehouse.ddl import ensure, ensure_schema, lock_ddl
-from stripe_customer_assets.warehouse.names import qualified, quote_ident
+from stripe_customer_assets.warehouse.ddl import ensure, ensure_schema, lock_ddl, table_exists
+from stripe_customer_assets.warehouse.names import Table, qualified, quote_ident
 from stripe_customer_assets.warehouse.nul import JSON_NUL_ESCAPE, JSON_NUL_REPLACEMENT
 
 DEFAULT_SCHEMA = "stripe"
@@ -62,11 +62,11 @@ CONTENT_COLUMNS = ["raw", "deleted"]
 JSON_COLUMNS = ["metadata", "address", "shipping", "raw"]
 
 
-def customers_table(schema: str = DEFAULT_SCHEMA) -> str:
+def customers_table(schema: str = DEFAULT_SCHEMA) -> Table:
     return qualified(schema, "customers")
 
 
-def cursor_table(schema: str = DEFAULT_SCHEMA) -> str:
+def cursor_table(schema: str = DEFAULT_SCHEMA) -> Table:
     return qualified(schema, "customers_cursor")
 
 
@@ -144,7 +144,8 @@ def ensure_customers_index(conn: Connection, schema: str = DEFAULT_SCHEMA) -> No
 def ensure_tables(conn: Connection, schema: str = DEFAULT_SCHEMA) -> None:
     """The mirror's schema and tables; safe when several runs create them at once (``ddl.py``)."""
     ensure_schema(conn, schema)
-    if conn.dialect.name != "postgresql" or _missing(conn, schema, "customers", "customers_cursor"):
+    tables = (customers_table(schema), cursor_table(schema))
+    if conn.dialect.name != "postgresql" or not all(table_exists(conn, t) for t in tables):
         lock_ddl(conn)
         create_customers_table(conn, customers_table(schema))
         conn.exec_driver_sql(
@@ -161,11 +162,6 @@ def ensure_tables(conn: Connection, schema: str = DEFAULT_SCHEMA) -> None:
     ensure_customers_index(conn, schema)
 
 
-def _missing(conn: Connection, schema: str, *names: str) -> bool:
-    return any(
-        conn.execute(sa.text("SELECT to_regclass(:t) IS NULL"), {"t": qualified(schema, name)}).scalar()
-        for name in names
-    )
 
 
 def _ts(value: Any) -> dt.datetime | None:
@@ -245,7 +241,7 @@ def customer_columns_sql(dialect: str, items: str, extra: list[str] | None = Non
     ``c`` as it is). The rules are ``customer_row``'s: a field of an unexpected JSON type is
     NULL in its typed column; items that are not objects with a string ``id`` are skipped.
     """
-    tail = "".join(f", x.{_quote(name)}" for name in extra or [])
+    tail = "".join(f", x.{quote_ident(name)}" for name in extra or [])
     if dialect == "duckdb":
         text = "".join(
             f", CASE WHEN json_type(f.{name}) = 'VARCHAR' THEN f.{name}->>'$' END AS {name}" for name in _TEXT_FIELDS
@@ -328,12 +324,12 @@ def json_items_sql(
     keeps PostgreSQL from inlining the cast into every column that reads ``c``: parsed once
     per customer, not once per column.)
     """
-    tail = "".join(f", {_quote(name)}" for name in extra or [])
+    tail = "".join(f", {quote_ident(name)}" for name in extra or [])
     if dialect == "duckdb":
-        tail += "".join(f", json({_quote(name)}) AS {_quote(name)}" for name in json_extra or [])
+        tail += "".join(f", json({quote_ident(name)}) AS {quote_ident(name)}" for name in json_extra or [])
         return f"(SELECT json(c) AS c{tail} FROM {texts})"
     if dialect == "postgresql":
-        tail += "".join(f", {pg_jsonb(_quote(name))} AS {_quote(name)}" for name in json_extra or [])
+        tail += "".join(f", {pg_jsonb(quote_ident(name))} AS {quote_ident(name)}" for name in json_extra or [])
         return f"(SELECT {pg_jsonb('c')} AS c{tail} FROM {texts} OFFSET 0)"
     raise NotImplementedError(f"the mirror is not implemented for the {dialect} dialect")
 
@@ -351,6 +347,3 @@ def pg_jsonb(text: str) -> str:
         f" ELSE {text} END)::jsonb"
     )
 
-
-def _quote(name: str) -> str:
-    return quote_ident(name)

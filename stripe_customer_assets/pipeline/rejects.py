@@ -18,12 +18,12 @@ from sqlalchemy.engine import Connection
 
 from stripe_customer_assets.warehouse import write_frame
 from stripe_customer_assets.warehouse.ddl import ensure_table
-from stripe_customer_assets.warehouse.names import qualified
+from stripe_customer_assets.warehouse.names import Table, qualified
 
 ID_CHUNK = 1000
 
 
-def rejects_table(schema: str) -> str:
+def rejects_table(schema: str) -> Table:
     return qualified(schema, "import_rejects")
 
 
@@ -38,8 +38,7 @@ def ensure_rejects_table(conn: Connection, schema: str) -> None:
     """The table, created safely when pipelines start at once on a fresh warehouse (``ddl.py``)."""
     ensure_table(
         conn,
-        schema,
-        "import_rejects",
+        rejects_table(schema),
         """
         pipeline VARCHAR NOT NULL,
         stripe_customer_id VARCHAR NOT NULL,

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from stripe_customer_assets.mirror.table import customers_table
 from stripe_customer_assets.pipeline.filters.sql import SqlFilter
+from stripe_customer_assets.warehouse.ddl import table_exists
 
 
 @dataclass(frozen=True)
@@ -33,15 +34,7 @@ class MirrorRow:
 
 
 def mirror_exists(conn: Connection, schema: str) -> bool:
-    return bool(
-        conn.execute(
-            sa.text(
-                "SELECT COUNT(*) FROM information_schema.tables "
-                "WHERE table_schema = :schema AND table_name = 'customers'"
-            ),
-            {"schema": schema},
-        ).scalar()
-    )
+    return table_exists(conn, customers_table(schema))
 
 
 def mirror_version(conn: Connection, schema: str) -> int:

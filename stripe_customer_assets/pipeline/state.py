@@ -16,10 +16,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from stripe_customer_assets.warehouse.ddl import ensure_table
-from stripe_customer_assets.warehouse.names import qualified
+from stripe_customer_assets.warehouse.names import Table, qualified
 
 
-def state_table(schema: str) -> str:
+def state_table(schema: str) -> Table:
     return qualified(schema, "import_state")
 
 
@@ -43,8 +43,7 @@ def ensure_state_table(conn: Connection, schema: str) -> None:
     """The table, created safely when pipelines start at once on a fresh warehouse (``ddl.py``)."""
     ensure_table(
         conn,
-        schema,
-        "import_state",
+        state_table(schema),
         """
         pipeline VARCHAR PRIMARY KEY,
         target_table VARCHAR NOT NULL,

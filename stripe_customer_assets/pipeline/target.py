@@ -24,6 +24,7 @@ from stripe_customer_assets.warehouse.engine import split_table
 from stripe_customer_assets.warehouse.names import quote_ident
 
 ID_CHUNK = 1000
+_KEY = quote_ident(KEY_COLUMN)
 _DTYPES = {
     "string": "object",
     "integer": "Int64",
@@ -72,15 +73,15 @@ def create_table(conn: Connection, table: str, model: CustomerModel, dialect: st
     schema, _ = split_table(table, default_schema="")
     if schema:
         ensure_schema(conn, schema)
-    columns = [f"{quote_ident(KEY_COLUMN)} VARCHAR PRIMARY KEY"]
+    columns = [f"{_KEY} VARCHAR PRIMARY KEY"]
     for prop in model.properties:
         columns.append(
             f'{quote_ident(prop.name)} {prop.sql_type(dialect)}{"" if prop.nullable else " NOT NULL"}'
         )
     columns += [
-        '"_synced_at" TIMESTAMPTZ NOT NULL',
-        '"_mirror_version" BIGINT NOT NULL',
-        '"_row_hash" VARCHAR NOT NULL',
+        f"{quote_ident('_synced_at')} TIMESTAMPTZ NOT NULL",
+        f"{quote_ident('_mirror_version')} BIGINT NOT NULL",
+        f"{quote_ident('_row_hash')} VARCHAR NOT NULL",
     ]
     conn.exec_driver_sql(f"CREATE TABLE {quote_table(table)} ({', '.join(columns)})")
 
@@ -91,7 +92,7 @@ def drop_table(conn: Connection, table: str) -> None:
 
 def existing_hashes(conn: Connection, table: str, customer_ids: list[str]) -> dict[str, str]:
     statement = sa.text(
-        f'SELECT "{KEY_COLUMN}", "_row_hash" FROM {quote_table(table)} WHERE "{KEY_COLUMN}" IN :ids'
+        f"SELECT {_KEY}, {quote_ident('_row_hash')} FROM {quote_table(table)} WHERE {_KEY} IN :ids"
     ).bindparams(sa.bindparam("ids", expanding=True))
     found: dict[str, str] = {}
     for start in range(0, len(customer_ids), ID_CHUNK):
@@ -102,7 +103,7 @@ def existing_hashes(conn: Connection, table: str, customer_ids: list[str]) -> di
 
 def delete_rows(conn: Connection, table: str, customer_ids: Iterable[str]) -> None:
     statement = sa.text(
-        f'DELETE FROM {quote_table(table)} WHERE "{KEY_COLUMN}" IN :ids'
+        f"DELETE FROM {quote_table(table)} WHERE {_KEY} IN :ids"
     ).bindparams(sa.bindparam("ids", expanding=True))
     ids = list(customer_ids)
     for start in range(0, len(ids), ID_CHUNK):
@@ -147,8 +148,8 @@ def removed_by_filter(
     result = conn.execute(
         sa.text(
             f"DELETE FROM {target} WHERE NOT EXISTS (SELECT 1 FROM {mirror_sql} m "
-            f'WHERE m.id = {target}."{KEY_COLUMN}" AND NOT m.deleted AND {filter_sql}) '
-            f'RETURNING "{KEY_COLUMN}"'
+            f"WHERE m.id = {target}.{_KEY} AND NOT m.deleted AND {filter_sql}) "
+            f"RETURNING {_KEY}"
         ),
         params,
     )
@@ -158,7 +159,7 @@ def removed_by_filter(
 def table_preview(conn: Connection, table: str, limit: int = 10) -> pd.DataFrame:
     result = conn.execute(
         sa.text(
-            f'SELECT * FROM {quote_table(table)} ORDER BY "_synced_at" DESC, "{KEY_COLUMN}" LIMIT :limit'
+            f"SELECT * FROM {quote_table(table)} ORDER BY {quote_ident('_synced_at')} DESC, {_KEY} LIMIT :limit"
         ),
         {"limit": limit},
     )

@@ -36,7 +36,6 @@ from stripe_customer_assets.warehouse.nul import (
 NULL_MARKER = "__sca_null_7f3e9b__"
 
 
-_q = quote_ident
 
 
 def _arrow(df: pd.DataFrame) -> pa.Table | None:
@@ -54,7 +53,7 @@ def copy_arrow(conn: Connection, table_sql: str, table: pa.Table) -> None:
     A NUL character (which PostgreSQL cannot hold) is written as ``\\u0000`` (``nul.py``).
     """
     table = arrow_for_postgres(conn, table_sql, table)
-    cols = ", ".join(_q(name) for name in table.column_names)
+    cols = ", ".join(quote_ident(name) for name in table.column_names)
     buffer = io.BytesIO()
     pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
     _copy_expert(conn, f"COPY {table_sql} ({cols}) FROM STDIN WITH (FORMAT csv)", buffer)
@@ -78,7 +77,7 @@ def _copy(conn: Connection, table_sql: str, df: pd.DataFrame) -> None:
     # Every text value is quoted, so an empty string stays an empty string; missing values
     # are written as a marker that FORCE_NULL turns into NULL.
     df = _escape_nul(conn, table_sql, df)
-    cols = ", ".join(_q(str(c)) for c in df.columns)
+    cols = ", ".join(quote_ident(str(c)) for c in df.columns)
     buffer = io.StringIO()
     df.to_csv(buffer, index=False, header=False, quoting=csv.QUOTE_NONNUMERIC, na_rep=NULL_MARKER)
     command = f"COPY {table_sql} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '{NULL_MARKER}', FORCE_NULL ({cols}))"
@@ -113,7 +112,7 @@ def _stage(conn: Connection, target_sql: str, df: pd.DataFrame) -> str:
         conn.connection.driver_connection.register(stage, df if table is None else table)
         return stage
     if dialect == "postgresql":
-        cols = ", ".join(_q(c) for c in df.columns)
+        cols = ", ".join(quote_ident(c) for c in df.columns)
         conn.exec_driver_sql(
             f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {cols} FROM {target_sql} WITH NO DATA"
         )
@@ -167,24 +166,24 @@ def upsert_frame(
     stage = _stage(conn, target_sql, df)
     try:
         cols = [str(c) for c in df.columns]
-        col_list = ", ".join(_q(c) for c in cols)
-        updates = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in cols if c not in key)
-        conflict = f"ON CONFLICT ({', '.join(_q(k) for k in key)}) "
+        col_list = ", ".join(quote_ident(c) for c in cols)
+        updates = ", ".join(f"{quote_ident(c)} = excluded.{quote_ident(c)}" for c in cols if c not in key)
+        conflict = f"ON CONFLICT ({', '.join(quote_ident(k) for k in key)}) "
         source = stage
         if updates:
             conflict += f"DO UPDATE SET {updates}"
             if only_if_changed:
                 cond = " OR ".join(
-                    f"{target_sql}.{_q(c)} IS DISTINCT FROM excluded.{_q(c)}" for c in only_if_changed
+                    f"{target_sql}.{quote_ident(c)} IS DISTINCT FROM excluded.{quote_ident(c)}" for c in only_if_changed
                 )
                 conflict += f" WHERE {cond}"
                 # Only new and changed rows go on to ON CONFLICT.
-                join = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in key)
-                changed = " OR ".join(f"t.{_q(c)} IS DISTINCT FROM s.{_q(c)}" for c in only_if_changed)
-                picked = ", ".join(f"s.{_q(c)}" for c in cols)
+                join = " AND ".join(f"t.{quote_ident(k)} = s.{quote_ident(k)}" for k in key)
+                changed = " OR ".join(f"t.{quote_ident(c)} IS DISTINCT FROM s.{quote_ident(c)}" for c in only_if_changed)
+                picked = ", ".join(f"s.{quote_ident(c)}" for c in cols)
                 source = (
                     f"(SELECT {picked} FROM {stage} AS s LEFT JOIN {target_sql} AS t ON {join} "
-                    f"WHERE t.{_q(key[0])} IS NULL OR {changed})"
+                    f"WHERE t.{quote_ident(key[0])} IS NULL OR {changed})"
                 )
         else:
             conflict += "DO NOTHING"
@@ -204,7 +203,7 @@ def write_frame(conn: Connection, target_sql: str, df: pd.DataFrame) -> None:
         return
     stage = _stage(conn, target_sql, df)
     try:
-        col_list = ", ".join(_q(str(c)) for c in df.columns)
+        col_list = ", ".join(quote_ident(str(c)) for c in df.columns)
         conn.exec_driver_sql(f"INSERT INTO {target_sql} ({col_list}) SELECT {col_list} FROM {stage}")
     finally:
         _unstage(conn, stage)
@@ -231,7 +230,7 @@ def staged_arrow(conn: Connection, columns: Sequence[tuple[str, str]], table: pa
         return
     if dialect != "postgresql":
         raise NotImplementedError(f"bulk writes are not implemented for the {dialect} dialect")
-    defs = ", ".join(f"{_q(name)} {sql_type}" for name, sql_type in columns)
+    defs = ", ".join(f"{quote_ident(name)} {sql_type}" for name, sql_type in columns)
     conn.exec_driver_sql(f"CREATE TEMP TABLE {stage} ({defs}) ON COMMIT DROP")
     if table.num_rows:
         copy_arrow(conn, stage, table.rename_columns([name for name, _ in columns]))

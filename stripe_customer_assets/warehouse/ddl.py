@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from stripe_customer_assets.warehouse.names import qualified, quote_ident
+from stripe_customer_assets.warehouse.names import Table, qualified, quote_ident
 
 # One lock for every DDL statement of the project (creation is rare and quick).
 DDL_LOCK_NAME = "stripe_customer_assets:ddl"
@@ -59,8 +59,15 @@ def ensure_schema(conn: Connection, schema: str) -> None:
     ensure(conn, f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}", schema)
 
 
-def ensure_table(conn: Connection, schema: str, name: str, columns: str) -> None:
-    """``schema`` and ``CREATE TABLE IF NOT EXISTS schema.name (columns)``, both safe against
+def ensure_table(conn: Connection, table: Table, columns: str) -> None:
+    """``table``'s schema and ``CREATE TABLE IF NOT EXISTS table (columns)``, both safe against
     runs doing the same at the same moment."""
-    ensure_schema(conn, schema)
-    ensure(conn, f"CREATE TABLE IF NOT EXISTS {qualified(schema, name)} ({columns})", schema, name)
+    if table.schema is None:
+        raise ValueError(f"ensure_table needs a schema-qualified table, not {table}")
+    ensure_schema(conn, table.schema)
+    ensure(conn, f"CREATE TABLE IF NOT EXISTS {table} ({columns})", table.schema, table.name)
+
+
+def table_exists(conn: Connection, table: Table) -> bool:
+    """Whether ``table`` exists (without a schema: in the connection's current schema)."""
+    return sa.inspect(conn).has_table(table.name, schema=table.schema)

@@ -23,27 +23,23 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.pool import NullPool
 
-from stripe_customer_assets.warehouse.ddl import ensure_schema
 from stripe_customer_assets.warehouse.errors import WarehouseError, bad_url, explain, masked
-from stripe_customer_assets.warehouse.names import InvalidNameError, qualified, split_qualified
+from stripe_customer_assets.warehouse.names import InvalidNameError, Table, parse_table
 
 
-def quote_table(name: str) -> str:
-    """Quote a possibly schema-qualified table name: ``a.b`` -> ``"a"."b"``; each part is
-    checked (``names.py``), so a bad name is refused, never interpolated."""
+def quote_table(name: str) -> Table:
+    """The table a user named, ``a.b`` -> ``"a"."b"`` (``names.Table``); each part is checked
+    (``names.py``), so a bad name is refused (``WarehouseError``), never interpolated."""
     try:
-        schema, table = split_qualified(name)
+        return parse_table(name)
     except InvalidNameError as err:
         raise WarehouseError(str(err)) from None
-    return qualified(schema, table)
 
 
 def split_table(name: str, default_schema: str = "main") -> tuple[str, str]:
-    try:
-        schema, table = split_qualified(name)
-    except InvalidNameError as err:
-        raise WarehouseError(str(err)) from None
-    return (schema if schema is not None else default_schema), table
+    """(schema, table) of a table a user named, ``default_schema`` when it names none."""
+    table = quote_table(name)
+    return (table.schema if table.schema is not None else default_schema), table.name
 
 
 class _FileLock:
@@ -205,15 +201,6 @@ class Warehouse:
     def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:
         with self.begin() as conn:
             return conn.execute(sa.text(sql), params or {}).scalar()
-
-    def table_exists(self, conn: Connection, table: str) -> bool:
-        schema, name = split_table(table, "main" if self.is_duckdb else "public")
-        return sa.inspect(conn).has_table(name, schema=schema)
-
-    def ensure_schema(self, conn: Connection, table: str) -> None:
-        schema, _ = split_table(table, "")
-        if schema:
-            ensure_schema(conn, schema)
 
     def dispose(self) -> None:
         self.engine.dispose()

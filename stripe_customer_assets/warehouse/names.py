@@ -12,6 +12,7 @@ is refused with a message naming the variable or YAML field that holds it.
 from __future__ import annotations
 
 import re
+from typing import Self
 
 MAX_LENGTH = 63  # PostgreSQL's NAMEDATALEN - 1
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -46,9 +47,38 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def qualified(schema: str | None, name: str) -> str:
+class Table(str):
+    """A table as SQL text, ``"schema"."name"`` (or ``"name"``), that also knows its parts.
+
+    Every table the project reads or writes is named this way: each module has a function
+    that returns its tables (``customers_table(schema)``, ``plan_table(config)``, ...), a
+    name the user wrote is parsed once (``parse_table``), and what creates or looks for a
+    table (``ddl.ensure_table``, ``ddl.table_exists``) takes the same value. Being a ``str``,
+    it goes into SQL text as it is.
+    """
+
+    schema: str | None
+    name: str
+
+    def __new__(cls, schema: str | None, name: str) -> Self:
+        text = f"{quote_ident(schema)}.{quote_ident(name)}" if schema else quote_ident(name)
+        table = super().__new__(cls, text)
+        table.schema = schema or None
+        table.name = name
+        return table
+
+    def __getnewargs__(self) -> tuple[str | None, str]:  # type: ignore[override]
+        return self.schema, self.name
+
+
+def qualified(schema: str | None, name: str) -> Table:
     """``"schema"."name"`` (or ``"name"`` without a schema)."""
-    return f"{quote_ident(schema)}.{quote_ident(name)}" if schema else quote_ident(name)
+    return Table(schema, name)
+
+
+def parse_table(name: str) -> Table:
+    """A table the user named, ``schema.table`` or ``table`` (checked: ``split_qualified``)."""
+    return Table(*split_qualified(name))
 
 
 def split_qualified(name: str) -> tuple[str | None, str]:

@@ -15,6 +15,7 @@ from typing import Any
 from stripe_customer_assets.pipeline.config import Condition, FilterGroup
 from stripe_customer_assets.pipeline.filters.operands import Operand, operands_for
 from stripe_customer_assets.pipeline.properties import CustomerPath, parse_path
+from stripe_customer_assets.warehouse.names import quote_ident
 
 SQL_TYPES = {
     "text": "VARCHAR",
@@ -140,7 +141,7 @@ class _Compiler:
 
     def value(self, path: CustomerPath) -> str:
         """The property as SQL: a typed column, or text extracted from a JSON column."""
-        column = f'{self.alias}."{path.column}"'
+        column = f"{self.alias}.{quote_ident(path.column)}"
         if not path.json_path:
             return column
         if self.dialect == "duckdb":
