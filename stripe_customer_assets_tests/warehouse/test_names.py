@@ -69,3 +69,36 @@ def test_a_bad_pipeline_table_is_refused_naming_the_field(table):
 def test_check_name_returns_a_good_name():
     assert check_name("analytics_2", "field") == "analytics_2"
     assert quote_ident("analytics_2") == '"analytics_2"'
+
+
+def test_a_table_is_its_quoted_sql_name_and_knows_its_parts_through_a_pickle():
+    import pickle
+
+    from stripe_customer_assets.warehouse.names import Table, parse_table
+
+    table = Table('we"ird', "customers")
+    assert table == '"we""ird"."customers"' and (table.schema, table.name) == ('we"ird', "customers")
+    again = pickle.loads(pickle.dumps(table))  # crosses to a worker process intact
+    assert (again, again.schema, again.name) == (table, table.schema, table.name)
+    assert (parse_table("analytics.pro").schema, parse_table('"pro"')) == ("analytics", '"pro"')
+    with pytest.raises(InvalidNameError, match="not a plain SQL name"):
+        parse_table(INJECTION)
+
+
+def test_ensure_table_and_table_exists_take_the_same_table(warehouse_url):
+    import uuid
+
+    from stripe_customer_assets.warehouse.ddl import ensure_table, table_exists
+    from stripe_customer_assets.warehouse.names import Table
+
+    table = Table(f"names_shape_{uuid.uuid4().hex[:8]}", "t")
+    warehouse = Warehouse(warehouse_url)
+    with warehouse.begin() as conn:
+        assert not table_exists(conn, table)
+        ensure_table(conn, table, "x INTEGER")
+        ensure_table(conn, table, "x INTEGER")  # a second time finds it
+        assert table_exists(conn, table)
+        conn.exec_driver_sql(f"INSERT INTO {table} VALUES (1)")
+    assert warehouse.scalar(f"SELECT COUNT(*) FROM {table}") == 1
+    with warehouse.begin() as conn:
+        conn.exec_driver_sql(f'DROP SCHEMA "{table.schema}" CASCADE')
