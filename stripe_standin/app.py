@@ -50,24 +50,13 @@ BALANCE_BODY = dumps(
     }
 )
 
-#: endpoint -> (permission resource, access)
+#: endpoint -> (permission resource, access): the resource is the endpoint's first word,
+#: reads are GETs and everything else writes. Stripe answers a restricted key's
+#: GET /v1/account with a 403 naming ``account`` read (a Connect permission a key cannot
+#: usually be given for its own account).
 PERMISSIONS: dict[str, tuple[str, str]] = {
-    "customers.list": ("customers", "read"),
-    "customers.retrieve": ("customers", "read"),
-    "customers.create": ("customers", "write"),
-    "customers.update": ("customers", "write"),
-    "customers.delete": ("customers", "write"),
-    "events.list": ("events", "read"),
-    "events.retrieve": ("events", "read"),
-    "balance.retrieve": ("balance", "read"),
-    "test_clocks.list": ("test_clocks", "read"),
-    "test_clocks.retrieve": ("test_clocks", "read"),
-    "test_clocks.create": ("test_clocks", "write"),
-    "test_clocks.delete": ("test_clocks", "write"),
-    "test_clocks.advance": ("test_clocks", "write"),
-    # Stripe answers a restricted key's GET /v1/account with a 403 naming this permission
-    # (a Connect permission a key cannot usually be given for its own account).
-    "account.retrieve": ("account", "read"),
+    endpoint: (endpoint.split(".")[0], "read" if method == "get" else "write")
+    for endpoint, (method, _path) in OPERATIONS.items()
 }
 _RAK_NAMES = {
     "customers": "customer",
