@@ -3,6 +3,10 @@
 Shared by the daemon test (``ops/``) and the browser test (``ui/``). Every process is started
 in its own process group and ended by that group id, so code servers and run workers that
 the webserver or the daemon spawn end with it. Every wait is bounded.
+
+Longer than 400 lines on purpose: it is the one place that starts, polls and ends the
+services for both slow tests, and the pieces (ports, processes, GraphQL, the expected
+components) are used together.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Each test starts from a synced world (mirror, an export that already ran, an imp
 pipeline's table), feeds one bad input, checks the message, and checks that the warehouse
 (and Stripe) hold exactly what they held before. Messages are pinned in more detail by the
 tests listed in docs/reliability.md; these add the "nothing lost" half.
+
+Longer than 400 lines on purpose: every test shares the synced world built here (``world``,
+a third of the file), and the tests read as one list of bad inputs beside it.
 """
 
 from __future__ import annotations
