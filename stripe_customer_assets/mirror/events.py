@@ -1,4 +1,5 @@
-"""The customer change feed, ``GET /v1/events`` (read by ``mirror/feed.py``)."""
+"""The customer change feed, ``GET /v1/events`` (listed by ``mirror/event_stage.py``, applied by
+``mirror/feed.py``): its event types, page size and retention, and the sensor's one-event read."""
 
 from __future__ import annotations
 
