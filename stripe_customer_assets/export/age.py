@@ -77,8 +77,9 @@ def age_problem(config: ExportConfig, plan: Plan, age: dt.timedelta) -> str | No
         f"older than {MAX_PLAN_AGE.total_seconds() / 3600:g} h is never applied, because "
         f"Stripe forgets idempotency keys after {STRIPE_KEY_WINDOW.total_seconds() / 3600:g} h "
         "and a create sent again would create again. Nothing was sent for it: plan again "
-        f"(materialize {config.name}_plan, or run {config.name}_job) and the fresh plan "
-        "finds what the earlier writes did"
+        f"from a fresh mirror (run {config.name}_job, which refreshes it first, or materialize "
+        f"stripe/customers and then materialize {config.name}_plan) and the fresh plan finds "
+        "what the earlier writes did"
     )
 
 
