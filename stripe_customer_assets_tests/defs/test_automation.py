@@ -214,3 +214,20 @@ def test_the_projects_automation_sensor_runs_by_default_and_covers_every_conditi
     sensors = {s.name for s in project_defs.get_repository_def().sensor_defs}
     assert sensors == {"stripe_automation", "stripe_customer_changes"}
     assert project_defs.get_repository_def().schedule_defs == []
+
+
+def test_the_projects_dagster_yaml_has_the_daemon_evaluate_automation_and_freshness(
+    tmp_path, monkeypatch
+):
+    from dagster._daemon.asset_daemon import AssetDaemon
+    from dagster._daemon.freshness import FreshnessDaemon
+
+    from stripe_customer_assets_tests.ops.support import dagster_home_with_project_config
+
+    monkeypatch.delenv("DAGSTER_PG_HOST", raising=False)
+    monkeypatch.delenv("DAGSTER_PG_URL", raising=False)
+    home = dagster_home_with_project_config(tmp_path / "home")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.auto_materialize_use_sensors  # sensors such as stripe_automation
+        daemons = instance.get_required_daemon_types()
+    assert AssetDaemon.daemon_type() in daemons and FreshnessDaemon.daemon_type() in daemons
