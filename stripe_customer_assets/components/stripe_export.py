@@ -12,7 +12,6 @@ plus ``<sync>_job`` (mirror, plan, sync) and the automation conditions of ``sche
 ``stripe_customer_assets.export``.
 """
 
-import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -47,7 +46,8 @@ from stripe_customer_assets.export.report import (
     plan_figures,
 )
 from stripe_customer_assets.lib.automation import (
-    code_version,
+    export_code_version,
+    plan_automated,
     plan_condition,
     sync_condition,
     valid_cron,
@@ -201,18 +201,6 @@ def export_defs(
         description=f"Refresh the Stripe mirror, then plan, check and apply the export sync '{config.name}'.",
     )
     return dg.Definitions(assets=[plan_asset, sync_asset], jobs=[job])
-
-
-def plan_automated(config: ExportConfig) -> bool:
-    return config.enabled and bool(config.schedule or config.deps)
-
-
-def export_code_version(config: ExportConfig) -> str:
-    """What the plan and the exported state depend on: the model's SQL and how it maps."""
-    parts = dataclasses.asdict(config)
-    for name in ("name", "description", "deps", "schedule", "enabled", "model_file"):
-        parts.pop(name, None)
-    return code_version(parts)
 
 
 def plan_key(config: ExportConfig) -> dg.AssetKey:

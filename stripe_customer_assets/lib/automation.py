@@ -21,6 +21,7 @@ after it does.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import warnings
@@ -121,7 +122,21 @@ def sync_condition() -> dg.AutomationCondition:
     return AC.any_deps_match(AC.will_be_requested()).with_label("with its plan")
 
 
+def plan_automated(config: Any) -> bool:
+    """Whether an export sync (``ExportConfig``) has automation: enabled, with a cron or deps."""
+    return bool(config.enabled and (config.schedule or config.deps))
+
+
 def code_version(parts: Any) -> str:
     """A short, stable hash of what defines an asset's output."""
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def export_code_version(config: Any) -> str:
+    """An export sync's (``ExportConfig``): its model SQL and how it maps, not its name,
+    description, lineage or automation."""
+    parts = dataclasses.asdict(config)
+    for name in ("name", "description", "deps", "schedule", "enabled", "model_file"):
+        parts.pop(name, None)
+    return code_version(parts)
