@@ -1,14 +1,15 @@
 """``StripeCustomerExport``: one export sync (a warehouse model -> Stripe customers) from YAML.
 
-    <sync>_plan   the preview: refreshes the mirror (incremental), reads the model, resolves
-                  keys against the mirror and stores the plan; blocking checks reject_rate
-                  and change_rate. Materializing it alone changes nothing in Stripe.
+    <sync>_plan   the preview: reads the model, resolves keys against the mirror (the
+                  warehouse only, no Stripe call) and stores the plan; blocking checks
+                  reject_rate and change_rate. Materializing it alone changes nothing in Stripe.
     <sync>        the exported customer state: applies the stored plan, one write per row,
                   only in a run that asked for this sync (``write_gate``); any other run
                   skips it.
 
-plus ``<sync>_job`` (plan + sync) and, with ``schedule``, ``<sync>_schedule`` (STOPPED when
-``enabled: false``). The work is done by ``stripe_customer_assets.export``.
+plus ``<sync>_job`` (mirror, plan, sync) and the automation conditions of ``schedule`` and
+``deps`` (``lib/automation.py``; none when ``enabled: false``). The work is done by
+``stripe_customer_assets.export``.
 """
 
 import time
@@ -35,6 +36,7 @@ from stripe_customer_assets.export import (
     state_table,
     store_plan,
 )
+from stripe_customer_assets.export.age import mirror_stripe_time
 from stripe_customer_assets.export.data_set import check_data_set
 from stripe_customer_assets.export.report import (
     apply_figures,
@@ -42,6 +44,13 @@ from stripe_customer_assets.export.report import (
     failures_markdown,
     links_markdown,
     plan_figures,
+)
+from stripe_customer_assets.lib.automation import (
+    export_code_version,
+    plan_automated,
+    plan_condition,
+    sync_condition,
+    valid_cron,
 )
 from stripe_customer_assets.lib.keys import (
     ENABLED_TAG,
@@ -51,11 +60,8 @@ from stripe_customer_assets.lib.keys import (
     stripe_pool,
     warehouse_kind,
 )
-from stripe_customer_assets.lib.metadata import mirror_metadata
 from stripe_customer_assets.lib.write_gate import example_refusal, write_refusal
 from stripe_customer_assets.mirror.identity import MirrorIdentityError, check_identity
-from stripe_customer_assets.mirror.mass_delete import MassDeleteRefused
-from stripe_customer_assets.mirror.sync import refresh_mirror
 from stripe_customer_assets.resources import StripeResource, WarehouseResource
 from stripe_customer_assets.stripe_api import ApiStats, StripeAccessError
 
@@ -177,35 +183,24 @@ def export_defs(
     *,
     example: bool = False,
 ) -> dg.Definitions:
-    """The sync's assets, job and schedule (``example``: writes only to the stand-in)."""
+    """The sync's assets and job (``example``: writes only to the stand-in).
+
+    ``<sync>_job`` runs the mirror, the plan and the sync: the mirror first, so the plan reads
+    a fresh mirror. Automation (``lib/automation.py``) runs them together too.
+    """
+    if config.schedule and not valid_cron(config.schedule):
+        message = (
+            f"sync '{config.name}', field `schedule`: {config.schedule!r} is not a valid "
+            "cron string (five fields, e.g. '0 * * * *')"
+        )
+        raise dg.DagsterInvalidDefinitionError(locate(("schedule",), message) if locate else message)
     plan_asset, sync_asset = build_plan_asset(config), build_sync_asset(config, example=example)
     job = dg.define_asset_job(
         f"{config.name}_job",
-        selection=dg.AssetSelection.assets(plan_asset, sync_asset),
-        description=f"Plan, check and apply the export sync '{config.name}'.",
+        selection=dg.AssetSelection.assets(MIRROR_KEY, plan_asset.key, sync_key(config)),
+        description=f"Refresh the Stripe mirror, then plan, check and apply the export sync '{config.name}'.",
     )
-    schedules = []
-    if config.schedule:
-        try:
-            schedules.append(
-                dg.ScheduleDefinition(
-                    name=f"{config.name}_schedule",
-                    cron_schedule=config.schedule,
-                    job=job,
-                    default_status=dg.DefaultScheduleStatus.RUNNING
-                    if config.enabled
-                    else dg.DefaultScheduleStatus.STOPPED,
-                )
-            )
-        except dg.DagsterInvalidDefinitionError:
-            message = (
-                f"sync '{config.name}', field `schedule`: {config.schedule!r} is not a valid "
-                "cron string (five fields, e.g. '0 * * * *')"
-            )
-            raise dg.DagsterInvalidDefinitionError(
-                locate(("schedule",), message) if locate else message
-            ) from None
-    return dg.Definitions(assets=[plan_asset, sync_asset], jobs=[job], schedules=schedules)
+    return dg.Definitions(assets=[plan_asset, sync_asset], jobs=[job])
 
 
 def plan_key(config: ExportConfig) -> dg.AssetKey:
@@ -231,17 +226,21 @@ def _refuse_if_disabled(config: ExportConfig) -> None:
 def build_plan_asset(config: ExportConfig) -> dg.AssetsDefinition:
     key = plan_key(config)
 
+    deps = [dg.AssetKey.from_user_string(d) for d in config.deps]
+    condition = plan_condition(config.schedule, deps) if plan_automated(config) else None
+
     @dg.asset(
         key=key,
-        deps=[MIRROR_KEY, *(dg.AssetKey.from_user_string(d) for d in config.deps)],
+        deps=[MIRROR_KEY, *deps],
         group_name=EXPORT_GROUP,
         kinds={"stripe", warehouse_kind()},
         tags=_tags(config),
-        pool=stripe_pool(),
+        code_version=export_code_version(config),
+        automation_condition=condition,
         description=(
             f"Preview of the export sync '{config.name}': every model row classified as create, "
-            "update (field by field), unchanged, skip or reject. Materializing it alone changes "
-            f"nothing in Stripe. {config.description}"
+            "update (field by field), unchanged, skip or reject, against the mirror (no Stripe "
+            f"call). Materializing it alone changes nothing in Stripe. {config.description}"
         ).strip(),
         check_specs=[
             dg.AssetCheckSpec(
@@ -260,22 +259,10 @@ def build_plan_asset(config: ExportConfig) -> dg.AssetsDefinition:
             ),
         ],
     )
-    def _plan(
-        context: dg.AssetExecutionContext, stripe: StripeResource, warehouse: WarehouseResource
-    ):
+    def _plan(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         _refuse_if_disabled(config)
         started = time.monotonic()
         wh, schema = warehouse.warehouse(), warehouse.mirror_schema
-        api = stripe.api(ApiStats())
-        try:
-            mirror = refresh_mirror(api, wh, schema, concurrency=stripe.max_concurrency)
-        except (MirrorIdentityError, MassDeleteRefused) as err:
-            raise dg.Failure(description=str(err)) from err
-        if mirror.changed or mirror.mode == "full":
-            # The mirror table changed in this step: say so on its own asset.
-            context.log_event(
-                dg.AssetMaterialization(asset_key=MIRROR_KEY, metadata=mirror_metadata(mirror, schema))
-            )
         try:
             check_data_set(wh, config, schema, record=True)  # state kept for other Stripe data: stop
             plan = make_plan(
@@ -284,7 +271,8 @@ def build_plan_asset(config: ExportConfig) -> dg.AssetsDefinition:
                 schema,
                 sent_keys=sent_keys(wh, config),
                 plan_id=context.run.run_id,
-                planned_at=api.now(),  # Stripe's clock: the plan's age is measured on it
+                # Stripe's clock as the mirror last read it: the plan's age is measured on it.
+                planned_at=mirror_stripe_time(wh, schema, config),
             )
             store_plan(wh, config, plan)
         except ExportError as err:
@@ -296,8 +284,7 @@ def build_plan_asset(config: ExportConfig) -> dg.AssetsDefinition:
         return dg.MaterializeResult(
             metadata={
                 **figures,
-                "api_calls": mirror.api_calls,
-                "mirror_changes_applied": mirror.changed,
+                "api_calls": 0,
                 "duration_s": round(time.monotonic() - started, 3),
                 "preview": dg.MetadataValue.md(markdown_preview(plan)),
                 "dagster/row_count": len(plan.entries),
@@ -338,6 +325,9 @@ def build_sync_asset(config: ExportConfig, *, example: bool = False) -> dg.Asset
                 group_name=EXPORT_GROUP,
                 kinds={"stripe", warehouse_kind()},
                 tags=_tags(config),
+                code_version=export_code_version(config),
+                # Only with its plan: none when the plan has none (no schedule, no deps).
+                automation_condition=sync_condition() if plan_automated(config) else None,
                 skippable=True,
                 description=(
                     f"Stripe customers as exported by '{config.name}': one row per model key "

@@ -9,8 +9,11 @@ configuration at load (errors name the file, line and field) and builds:
 - its ``reject_rate`` check, failing when the share of rejected customers in a run
   exceeds ``max_reject_rate`` (a run whose rejects would take more than that share of the
   table fails before writing anything: ``pipeline/reject_guard.py``);
-- with ``schedule``, the schedule ``<name>_schedule`` running the mirror and this
-  pipeline, stopped when ``enabled: false``.
+- its automation condition (``lib/automation.py``): after every refresh of the mirror and,
+  with ``schedule``, at each cron tick after the mirror refreshed since (the tick refreshes
+  it); none when ``enabled: false``;
+- its ``code_version``: the pipeline's fingerprint (filters, transformation, schema), so
+  the UI shows a table built by other rules as changed.
 
 The work itself is plain Python in ``stripe_customer_assets.pipeline``.
 """
@@ -22,6 +25,7 @@ from typing import Annotated, Any, Self
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
+from stripe_customer_assets.lib.automation import import_condition
 from stripe_customer_assets.lib.keys import (
     ENABLED_TAG,
     IMPORT_GROUP,
@@ -162,24 +166,8 @@ class StripeCustomerImport(dg.Component, dg.Model, dg.Resolvable):
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         pipeline = self._pipeline or self.compile(_yaml_file(context))
-        asset = import_asset(pipeline, self.enabled, self.max_reject_rate)
-        schedules = []
-        if self.schedule:
-            schedules.append(
-                dg.ScheduleDefinition(
-                    name=f"{self.name}_schedule",
-                    cron_schedule=self.schedule,
-                    execution_timezone="UTC",
-                    target=dg.AssetSelection.assets(MIRROR_KEY, asset.key),
-                    default_status=(
-                        dg.DefaultScheduleStatus.RUNNING
-                        if self.enabled
-                        else dg.DefaultScheduleStatus.STOPPED
-                    ),
-                    description=f"Refresh the Stripe mirror, then import pipeline '{self.name}'.",
-                )
-            )
-        return dg.Definitions(assets=[asset], schedules=schedules)
+        asset = import_asset(pipeline, self.enabled, self.max_reject_rate, schedule=self.schedule)
+        return dg.Definitions(assets=[asset])
 
 
 def table_asset_key(table: str) -> dg.AssetKey:
@@ -187,13 +175,17 @@ def table_asset_key(table: str) -> dg.AssetKey:
     return dg.AssetKey([schema, name] if schema else [name])
 
 
-def import_asset(pipeline: Pipeline, enabled: bool, max_reject_rate: float) -> dg.AssetsDefinition:
+def import_asset(
+    pipeline: Pipeline, enabled: bool, max_reject_rate: float, *, schedule: str | None = None
+) -> dg.AssetsDefinition:
     key = table_asset_key(pipeline.table)
     where = pipeline.source or "its defs.yaml"
 
     spec = dg.AssetSpec(
         key=key,
         deps=[MIRROR_KEY],
+        code_version=pipeline.fingerprint,
+        automation_condition=import_condition(schedule) if enabled else None,
         group_name=IMPORT_GROUP,
         kinds={"stripe", warehouse_kind()},
         tags={ROLE_TAG: "import", ENABLED_TAG: "true" if enabled else "false"},

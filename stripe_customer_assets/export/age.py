@@ -8,6 +8,12 @@ window has keys younger than the window too. ``MAX_PLAN_AGE`` (23 h) keeps an ho
 margin for a long apply and for the time between a write and the plan; an apply checks the
 age before it starts and before each write, on Stripe's clock (the ``Date`` of its answers),
 never this machine's.
+
+The plan itself needs no Stripe call: its time (``mirror_stripe_time``) is Stripe's clock as
+the mirror it is planned from last read it, the mirror's events watermark. The watermark is
+at most ``STRIPE_EVENTS_OVERLAP_SECONDS`` behind Stripe's clock at that refresh and never
+ahead of it, so a plan's age is never underestimated: a plan made from a mirror refreshed
+long before counts as old as the mirror (``<sync>_job`` refreshes the mirror first).
 """
 
 from __future__ import annotations
@@ -22,7 +28,11 @@ from stripe_customer_assets.export.errors import (
     ExportPlanAgeError,
 )
 from stripe_customer_assets.export.plan import Plan, PlanEntry
+from stripe_customer_assets.mirror.cursor import read_cursor
+from stripe_customer_assets.mirror.table import cursor_table
 from stripe_customer_assets.stripe_api import StripeAccessError, StripeApi, StripeRequestError
+from stripe_customer_assets.warehouse import Warehouse
+from stripe_customer_assets.warehouse.ddl import table_exists
 
 STRIPE_KEY_WINDOW = dt.timedelta(hours=24)
 MAX_PLAN_AGE = dt.timedelta(hours=23)
@@ -33,6 +43,24 @@ def stripe_now(api: StripeApi) -> dt.datetime:
     if not api.knows_stripe_time:
         api.fetch("get", "/v1/customers", {"limit": 1})
     return api.now()
+
+
+def mirror_stripe_time(warehouse: Warehouse, mirror_schema: str, config: ExportConfig) -> dt.datetime:
+    """Stripe's clock at the mirror's last refresh (a lower bound), read from the warehouse."""
+    with warehouse.begin() as conn:
+        cursor = (
+            read_cursor(conn, mirror_schema)
+            if table_exists(conn, cursor_table(mirror_schema))
+            else None
+        )
+    if cursor is None or cursor.event_created is None:
+        raise ExportError(
+            f"sync '{config.name}': the Stripe mirror in schema '{mirror_schema}' has never been "
+            "refreshed, so nothing is known of Stripe's customers to plan against; nothing was "
+            f"planned. Run {config.name}_job (it refreshes the mirror first) or materialize "
+            "stripe/customers"
+        )
+    return cursor.event_created
 
 
 def plan_age(api: StripeApi, plan: Plan) -> dt.timedelta:
@@ -50,8 +78,9 @@ def age_problem(config: ExportConfig, plan: Plan, age: dt.timedelta) -> str | No
         f"older than {MAX_PLAN_AGE.total_seconds() / 3600:g} h is never applied, because "
         f"Stripe forgets idempotency keys after {STRIPE_KEY_WINDOW.total_seconds() / 3600:g} h "
         "and a create sent again would create again. Nothing was sent for it: plan again "
-        f"(materialize {config.name}_plan, or run {config.name}_job) and the fresh plan "
-        "finds what the earlier writes did"
+        f"from a fresh mirror (run {config.name}_job, which refreshes it first, or materialize "
+        f"stripe/customers and then materialize {config.name}_plan) and the fresh plan finds "
+        "what the earlier writes did"
     )
 
 

@@ -108,8 +108,9 @@ def make_plan(
 ) -> Plan:
     """Read the model joined with the mirror and classify every row (no Stripe calls).
 
-    ``planned_at``: the plan's time on Stripe's clock (``StripeApi.now()`` after the mirror
-    refresh); its age decides whether it may still be applied (``age``). Default: now.
+    ``planned_at``: the plan's time on Stripe's clock (``age.mirror_stripe_time``: as the
+    mirror last read it); its age decides whether it may still be applied (``age``).
+    Default: now.
     """
     rows = resolve_rows(warehouse, config, mirror_schema)
     return Plan(

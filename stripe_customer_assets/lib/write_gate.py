@@ -5,11 +5,13 @@ A sync's write step (the asset ``<name>``) is downstream of the mirror and of it
 then runs every asset) or a selection such as ``stripe/customers*`` would reach it as a side
 effect. It writes only when the run is
 
-- the sync's own job ``<name>_job`` (the UI's launchpad, ``dg launch --job``, its schedule,
-  a sensor targeting it, a re-execution of such a run);
-- a run that materializes this sync's assets and nothing else (``Materialize`` on the sync
-  in the UI, ``dg launch --assets <name>_plan,<name>``);
-- a run requested by Dagster's automation for the sync (an automation condition on it).
+- the sync's own job ``<name>_job`` (the UI's launchpad, ``dg launch --job``, a sensor
+  targeting it, a re-execution of such a run): the mirror, the plan and the sync;
+- a run that materializes this sync's assets, with or without the mirror, and nothing else
+  (``Materialize`` on the sync in the UI, ``dg launch --assets <name>_plan,<name>``, the
+  job's selection ``stripe/customers,<name>_plan,<name>``);
+- a run requested by Dagster's automation for the sync (its ``schedule`` or ``deps``
+  conditions: the sync is in such a run only when its own condition asked for it).
 
 Any other run skips the write step: it sends nothing, materializes nothing, and logs why.
 
@@ -24,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 import dagster as dg
+
+from stripe_customer_assets.lib.keys import MIRROR_KEY
 
 # The project's Stripe stand-in's key (``standin.STANDIN_API_KEY``), spelled here so that a
 # code location does not load the stand-in to know it.
@@ -44,7 +48,7 @@ def write_refusal(
         return None
     if any(tag in tags for tag in AUTOMATION_TAGS):
         return None
-    own = {dg.AssetKey([name]), dg.AssetKey([f"{name}_plan"])}
+    own = {dg.AssetKey([name]), dg.AssetKey([f"{name}_plan"]), MIRROR_KEY}
     selected = set(asset_selection or ())
     if dg.AssetKey([name]) in selected and selected <= own:
         return None

@@ -1,32 +1,27 @@
-"""The Dagster layer of the mirror: the asset's metadata, its checks, the change sensor."""
+"""The Dagster layer of the mirror: the asset's metadata, its freshness, the change sensor."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from stripe_customer_assets.defs.mirror.assets import (
-    mirror_fresh,
-    mirror_ids_unique,
-    stripe_customers,
-)
+from stripe_customer_assets.defs.mirror.assets import stripe_customers
 from stripe_customer_assets.defs.mirror.sensor import stripe_customer_changes
 from stripe_customer_assets.resources import StripeResource, WarehouseResource
 from stripe_standin import STANDIN_API_KEY
 
 
 def resources(standin, warehouse_url, schema):
+    base = standin.base_url if standin else "http://127.0.0.1:9"
     return {
-        "stripe": StripeResource(api_key=STANDIN_API_KEY, api_base=standin.base_url, rate_limit=1000, endpoint_rate_limit=1000),
+        "stripe": StripeResource(api_key=STANDIN_API_KEY, api_base=base, rate_limit=1000, endpoint_rate_limit=1000),
         "warehouse": WarehouseResource(url=warehouse_url, mirror_schema=schema),
     }
 
 
-def test_mirror_materialization_reports_numeric_metadata_and_passes_checks(standin, tmp_path):
+def test_mirror_materialization_reports_numeric_metadata(standin, tmp_path):
     standin.seed_customers(180, seed=1)
     url = f"duckdb:///{tmp_path / 'w.duckdb'}"
-    result = dg.materialize(
-        [stripe_customers, mirror_ids_unique, mirror_fresh], resources=resources(standin, url, "stripe")
-    )
+    result = dg.materialize([stripe_customers], resources=resources(standin, url, "stripe"))
     assert result.success
     [mat] = result.asset_materializations_for_node("stripe__customers")
     meta = {k: v.value for k, v in mat.metadata.items()}
@@ -37,8 +32,7 @@ def test_mirror_materialization_reports_numeric_metadata_and_passes_checks(stand
     assert isinstance(meta["duration_s"], float)
     assert meta["cursor_event_id"] == ""  # seeded customers have no events yet
     assert "| id" in meta["preview"]
-    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == {"mirror_ids_unique": True, "mirror_fresh": True}
+    assert result.get_asset_check_evaluations() == []  # none that could not fail
 
     standin.update_customer(standin.customers()[0]["id"], name="Changed")
     again = dg.materialize(
@@ -131,3 +125,30 @@ def test_change_sensor_keeps_a_quiet_account_within_the_event_retention(standin)
     again, cursor = _tick(cursor, stripe)
     assert isinstance(again, dg.SkipReason)  # the next one a week later
     assert KEEPALIVE_S * 4 < 30 * 24 * 3600  # several chances within Stripe's retention
+
+
+def test_the_mirror_is_stale_a_day_after_its_last_refresh_by_dagsters_freshness_policy():
+    import asyncio
+    import datetime as dt
+
+    from dagster._core.definitions.freshness import FreshnessState
+    from dagster._core.definitions.freshness_evaluator import TimeWindowFreshnessPolicyEvaluator
+    from dagster._core.loader import LoadingContextForTest
+    from dagster._core.test_utils import freeze_time
+
+    from stripe_customer_assets.lib.keys import MIRROR_KEY
+
+    defs = dg.Definitions(assets=[stripe_customers], resources=resources(None, "duckdb://", "s"))
+    node = defs.resolve_asset_graph().get(MIRROR_KEY)
+    assert node.freshness_policy == dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=24))
+
+    def state(instance, after: dt.timedelta) -> FreshnessState:
+        with freeze_time(dt.datetime.now(dt.UTC) + after):
+            context = LoadingContextForTest(instance)
+            return asyncio.run(TimeWindowFreshnessPolicyEvaluator().evaluate_freshness(context, node))
+
+    with dg.instance_for_test() as instance:
+        assert state(instance, dt.timedelta(0)) == FreshnessState.UNKNOWN  # never refreshed
+        instance.report_runless_asset_event(dg.AssetMaterialization(MIRROR_KEY))
+        assert state(instance, dt.timedelta(hours=23)) == FreshnessState.PASS
+        assert state(instance, dt.timedelta(hours=25)) == FreshnessState.FAIL

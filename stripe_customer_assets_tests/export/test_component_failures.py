@@ -12,6 +12,7 @@ from stripe_customer_assets.components.stripe_export import (
 )
 from stripe_customer_assets.export import Plan, PlanEntry, read_state
 from stripe_customer_assets.export.age import while_fresh
+from stripe_customer_assets.lib.keys import MIRROR_KEY
 from stripe_customer_assets.resources import StripeResource
 from stripe_customer_assets_tests.export.support import (
     account,
@@ -19,7 +20,7 @@ from stripe_customer_assets_tests.export.support import (
     seed_customer,
     write_accounts,
 )
-from stripe_customer_assets_tests.export.test_component import resources
+from stripe_customer_assets_tests.export.test_component import resources, with_mirror
 from stripe_standin import STANDIN_API_KEY, Fault
 
 
@@ -33,7 +34,7 @@ def test_writes_that_finally_fail_fail_the_run_after_recording_every_row(
     res["stripe"] = StripeResource(
         api_key=STANDIN_API_KEY, api_base=standin.base_url, rate_limit=2000, max_retries=1
     )
-    defs = dg.Definitions.merge(export_defs(config), dg.Definitions(resources=res))
+    defs = with_mirror(export_defs(config), res)
     # The update is answered 500 twice: its one retry fails too.
     standin.inject_fault(Fault.HTTP_500, count=2, endpoints="customers.update")
 
@@ -68,9 +69,9 @@ def test_the_sync_step_alone_applies_a_stored_plan_only_while_it_is_young(
     write_accounts(wh, accounts_table, [account(1), account(2)])
     config = export_config("crm", accounts_table, schemas["state"])
     res = resources(standin, warehouse_url, mirror_schema)
-    defs = dg.Definitions.merge(export_defs(config), dg.Definitions(resources=res))
+    defs = with_mirror(export_defs(config), res)
     job = defs.resolve_job_def("crm_job")
-    assert job.execute_in_process(asset_selection=[dg.AssetKey("crm_plan")]).success
+    assert job.execute_in_process(asset_selection=[MIRROR_KEY, dg.AssetKey("crm_plan")]).success
     standin.advance_clock(hours=hours)
 
     # What "re-execute from failure" runs: the sync step alone in its job, with the stored plan.

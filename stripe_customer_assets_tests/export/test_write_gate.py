@@ -16,6 +16,7 @@ from stripe_standin.app import STANDIN_API_KEY
 from stripe_standin.server import StripeStandin
 
 SYNC, PLAN = dg.AssetKey("crm_export"), dg.AssetKey("crm_export_plan")
+MIRROR = dg.AssetKey(["stripe", "customers"])
 
 
 def writes(standin: StripeStandin) -> int:
@@ -79,8 +80,12 @@ def test_a_selection_reaching_the_sync_downstream_writes_nothing(project, standi
 def test_the_syncs_own_job_writes_and_materializing_it_alone_too(project, standin):
     result = project.resolve_job_def("crm_export_job").execute_in_process()
 
-    assert result.success and SYNC in materialized(result)
+    assert result.success and materialized(result) == {MIRROR, PLAN, SYNC}
     assert writes(standin) == 6, "the example's six accounts, created"
+    selected = project.resolve_implicit_global_asset_job_def().execute_in_process(
+        asset_selection=[MIRROR, PLAN, SYNC]
+    )
+    assert selected.success and SYNC in materialized(selected)
     alone = project.resolve_implicit_global_asset_job_def().execute_in_process(
         asset_selection=[PLAN, SYNC]
     )
@@ -110,7 +115,10 @@ def test_the_example_sync_refuses_another_account(project, standin, monkeypatch)
         ("crm_export_job", None, {}, True),
         ("__ASSET_JOB", [SYNC], {}, True),
         ("__ASSET_JOB", [PLAN, SYNC], {}, True),
-        ("__ASSET_JOB", [SYNC, dg.AssetKey(["stripe", "customers"])], {}, False),
+        ("__ASSET_JOB", [MIRROR, PLAN, SYNC], {}, True),  # the job's own selection
+        ("__ASSET_JOB", [SYNC, MIRROR], {}, True),
+        ("__ASSET_JOB", [MIRROR, PLAN], {}, False),
+        ("__ASSET_JOB", [MIRROR, PLAN, SYNC, dg.AssetKey(["analytics", "customers"])], {}, False),
         ("__ASSET_JOB", None, {}, False),
         ("__ASSET_JOB", [], {}, False),
         ("__ASSET_JOB", [PLAN], {}, False),

@@ -347,7 +347,7 @@ class ExpectedComponent:
     kind: str  # "import" | "export"
     name: str
     assets: tuple[tuple[str, ...], ...]  # the asset keys it makes, upstream first
-    schedule: str | None
+    schedule: str | None  # the cron of its automation condition
     job: str | None
     enabled: bool
 
@@ -363,7 +363,7 @@ def expected_components(defs_dir: Path = DEFS_DIR) -> list[ExpectedComponent]:
         attrs = doc.get("attributes") or {}
         name = attrs["name"]
         enabled = attrs.get("enabled", True) is not False
-        schedule = f"{name}_schedule" if attrs.get("schedule") else None
+        schedule = attrs.get("schedule")
         if kind == "import":
             assets = (tuple(attrs["table"].split(".")),)
             found.append(

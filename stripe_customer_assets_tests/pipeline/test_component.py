@@ -77,24 +77,35 @@ def test_the_asset_needs_the_warehouse_only_so_pipelines_cost_no_stripe_calls():
     assert [c.name for c in asset.check_specs] == ["reject_rate"]
 
 
-def test_an_enabled_pipeline_has_a_running_schedule_for_the_mirror_and_the_pipeline():
+def test_an_enabled_pipeline_follows_the_mirror_and_its_cron_with_no_schedule_of_its_own():
     with load_defs_yaml(pipeline_yaml()) as defs:
         resolved = with_warehouse(defs, NO_WAREHOUSE, "stripe")
-        schedule = resolved.resolve_schedule_def("pro_customers_schedule")
-        job = resolved.resolve_job_def(schedule.job_name)
-    assert schedule.cron_schedule == "*/15 * * * *"
-    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
-    assert job.asset_layer.executable_asset_keys == {MIRROR_KEY, KEY}
+        spec = resolved.resolve_assets_def(KEY).specs_by_key[KEY]
+        assert list(resolved.schedules or ()) == []
+    label = spec.automation_condition.get_label()
+    assert label == "after the mirror changes, and on_cron(*/15 * * * *, UTC)"
 
 
-def test_a_disabled_pipelines_schedule_is_stopped_and_its_run_refuses_at_once(duck_mirror):
+def test_the_code_version_is_the_pipelines_fingerprint():
+    def version(text: str) -> str | None:
+        with load_defs_yaml(text) as defs:
+            asset = with_warehouse(defs, NO_WAREHOUSE, "stripe").resolve_assets_def(KEY)
+        return asset.specs_by_key[KEY].code_version
+
+    base = version(pipeline_yaml())
+    assert base is not None
+    assert version(pipeline_yaml(schedule='"0 * * * *"', max_reject_rate=0.5)) == base
+    assert version(pipeline_yaml(seats_type="string")) != base
+    assert version(pipeline_yaml().replace("lower(email)", "upper(email)")) != base
+
+
+def test_a_disabled_pipeline_has_no_automation_and_its_run_refuses_at_once(duck_mirror):
     mirror, wh = duck_mirror, duck_mirror.warehouse
     mirror.put([customer(3)])
     with load_defs_yaml(pipeline_yaml(enabled="false"), folder="pro_customers") as defs:
         resolved = with_warehouse(defs, wh.url, mirror.schema)
-        schedule = resolved.resolve_schedule_def("pro_customers_schedule")
         asset = resolved.resolve_assets_def(KEY)
-        assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+        assert asset.specs_by_key[KEY].automation_condition is None
         assert asset.specs_by_key[KEY].tags[ENABLED_TAG] == "false"
         result = dg.materialize([asset], raise_on_error=False)
     assert not result.success

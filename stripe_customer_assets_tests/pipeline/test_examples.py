@@ -32,12 +32,12 @@ def realistic_customers(n: int) -> list[dict]:
 
 
 @pytest.mark.parametrize("folder", ["all_customers", "pro_customers"])
-def test_an_example_pipeline_loads_with_a_running_schedule(folder, wh, mirror_schema):
+def test_an_example_pipeline_loads_with_its_cron_as_automation(folder, wh, mirror_schema):
     with load_defs_yaml((DEFS / folder / "defs.yaml").read_text(), folder=folder) as defs:
-        schedule = with_warehouse(defs, wh.url, mirror_schema).resolve_schedule_def(
-            f"{folder}_schedule"
-        )
-    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+        resolved = with_warehouse(defs, wh.url, mirror_schema)
+        [spec] = [s for a in defs.assets or () for s in a.specs]
+        assert list(resolved.schedules or ()) == []
+    assert "on_cron(" in spec.automation_condition.get_label()
 
 
 def test_the_example_pipelines_import_all_and_pro_customers(tmp_path):

@@ -27,6 +27,7 @@ from stripe_customer_assets.export import (
     store_plan,
 )
 from stripe_customer_assets.export import apply as apply_module
+from stripe_customer_assets.export.age import mirror_stripe_time
 from stripe_customer_assets.mirror import result as result_module
 from stripe_customer_assets.mirror.sync import refresh_mirror
 from stripe_customer_assets.resources import StripeResource, WarehouseResource
@@ -117,7 +118,8 @@ def export(
     api, wh, config = _api(base_url), Warehouse(warehouse_url), parse_config(attributes)
     if replan:
         refresh_mirror(api, wh, schema, concurrency=4)
-        plan = make_plan(wh, config, schema, sent_keys=sent_keys(wh, config), planned_at=api.now())
+        planned_at = mirror_stripe_time(wh, schema, config)  # as the plan asset times it
+        plan = make_plan(wh, config, schema, sent_keys=sent_keys(wh, config), planned_at=planned_at)
         store_plan(wh, config, plan)
     if hold_at_flush is not None:
         real_record = apply_module.record_results

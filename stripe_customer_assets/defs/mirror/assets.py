@@ -1,14 +1,18 @@
-"""The Stripe customer mirror asset ``stripe/customers`` and its checks."""
+"""The Stripe customer mirror asset ``stripe/customers``.
 
+It refreshes when a reader needs it (``lib/automation.py``) or the change sensor asks; its
+freshness is Dagster's own (``FreshnessPolicy``: stale past 24 hours without a refresh, well
+inside Stripe's 30-day event retention), judged by Dagster's freshness daemon.
+"""
 
 import datetime as dt
 
 import dagster as dg
 from pydantic import Field
 
+from stripe_customer_assets.lib.automation import mirror_condition
 from stripe_customer_assets.lib.keys import MIRROR_GROUP, MIRROR_KEY, stripe_pool, warehouse_kind
 from stripe_customer_assets.lib.metadata import mirror_metadata, preview
-from stripe_customer_assets.mirror.cursor import read_cursor
 from stripe_customer_assets.mirror.identity import MirrorIdentityError
 from stripe_customer_assets.mirror.mass_delete import (
     DEFAULT_DELETE_FLOOR,
@@ -17,7 +21,7 @@ from stripe_customer_assets.mirror.mass_delete import (
     MassDeleteRefused,
 )
 from stripe_customer_assets.mirror.sync import refresh_mirror
-from stripe_customer_assets.mirror.table import customers_table, ensure_tables
+from stripe_customer_assets.mirror.table import customers_table
 from stripe_customer_assets.resources import StripeResource, WarehouseResource
 from stripe_customer_assets.stripe_api import ApiStats
 
@@ -39,8 +43,16 @@ class MirrorConfig(dg.Config):
     )
 
 
+# Bump with the mirror's tables or what a refresh writes into them (``mirror/table.py``).
+MIRROR_CODE_VERSION = "1"
+FRESHNESS_HOURS = 24
+
+
 @dg.asset(
     key=MIRROR_KEY,
+    code_version=MIRROR_CODE_VERSION,
+    automation_condition=mirror_condition(),
+    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=FRESHNESS_HOURS)),
     group_name=MIRROR_GROUP,
     kinds={"stripe", warehouse_kind()},
     pool=stripe_pool(),
@@ -85,46 +97,3 @@ def stripe_customers(
         metadata={**mirror_metadata(result, schema), "preview": preview(sample)}
     )
 
-
-@dg.asset_check(asset=MIRROR_KEY, description="Every Stripe customer id appears once in the mirror.")
-def mirror_ids_unique(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    wh = warehouse.warehouse()
-    table = customers_table(warehouse.mirror_schema)
-    with wh.begin() as conn:
-        ensure_tables(conn, warehouse.mirror_schema)
-        total, distinct, null_ids = conn.exec_driver_sql(
-            f"SELECT COUNT(*), COUNT(DISTINCT id), SUM(CASE WHEN id IS NULL THEN 1 ELSE 0 END) FROM {table}"
-        ).one()
-    duplicates = int(total) - int(distinct)
-    return dg.AssetCheckResult(
-        passed=duplicates == 0 and not null_ids,
-        metadata={"rows": int(total), "duplicate_ids": duplicates, "null_ids": int(null_ids or 0)},
-    )
-
-
-FRESHNESS_HOURS = 24
-
-
-@dg.asset_check(
-    asset=MIRROR_KEY,
-    description=f"The mirror's cursor moved within the last {FRESHNESS_HOURS} hours, "
-    "well inside Stripe's 30-day event retention.",
-)
-def mirror_fresh(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    wh = warehouse.warehouse()
-    with wh.begin() as conn:
-        ensure_tables(conn, warehouse.mirror_schema)
-        cursor = read_cursor(conn, warehouse.mirror_schema)
-    if cursor is None or cursor.updated_at is None:
-        return dg.AssetCheckResult(passed=False, description="The mirror has never been refreshed.")
-    age = dt.datetime.now(dt.UTC) - cursor.updated_at
-    hours = age.total_seconds() / 3600
-    return dg.AssetCheckResult(
-        passed=hours <= FRESHNESS_HOURS,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "hours_since_refresh": round(hours, 2),
-            "cursor_event_id": cursor.event_id or "",
-            "last_mode": cursor.mode or "",
-        },
-    )
