@@ -79,14 +79,18 @@ def test_the_one_machine_instance_is_the_projects_with_storage_on_postgresql_fro
     assert storage == {
         "postgres": {
             "postgres_db": {
-                field: {"env": f"DAGSTER_PG_{name}"}
-                for field, name in [
-                    ("hostname", "HOST"),
-                    ("port", "PORT"),
-                    ("username", "USER"),
-                    ("password", "PASSWORD"),
-                    ("db_name", "DB"),
-                ]
+                **{
+                    field: {"env": f"DAGSTER_PG_{name}"}
+                    for field, name in [
+                        ("hostname", "HOST"),
+                        ("port", "PORT"),
+                        ("username", "USER"),
+                        ("password", "PASSWORD"),
+                        ("db_name", "DB"),
+                    ]
+                },
+                # The driver the project ships (as postgresqlScheme in deploy/values.yaml).
+                "scheme": VALUES["postgresql"]["postgresqlScheme"],
             }
         }
     }
