@@ -5,8 +5,9 @@
 
 With STRIPE_API_KEY unset, the project's Stripe stand-in is started on 127.0.0.1, seeded
 with sample customers, and used instead of Stripe; the output says so. Dagster's instance is
-DAGSTER_HOME (default ``.dagster_home/``), which gets the project's ``dagster.yaml`` (the run
-queue and one concurrency pool per Stripe account) unless it has its own; the warehouse is
+DAGSTER_HOME, by default the repository root, where the project's ``dagster.yaml`` is (the run
+queue and one concurrency pool per Stripe account); a DAGSTER_HOME of your own gets a copy of
+it unless it has a dagster.yaml of its own. The warehouse is
 WAREHOUSE_URL (default the DuckDB file ``data/warehouse.duckdb``). The output is a short story
 of the run; Dagster's event log is in the UI (``--serve``).
 """
@@ -63,21 +64,25 @@ def stripe_account() -> Iterator[str]:
 
 
 def dagster_home() -> tuple[Path, str]:
-    """DAGSTER_HOME, set for this process and the ``dg dev`` it starts, holding an instance
-    configuration: ``.dagster_home/`` by default, kept a copy of the project's dagster.yaml; a
-    DAGSTER_HOME of your own gets a copy only when it has no dagster.yaml."""
+    """DAGSTER_HOME, set for this process and the ``dg dev`` it starts, and what configures it.
+
+    By default the repository root: Dagster reads the project's dagster.yaml where it is, and
+    keeps its runs beside it (``history/``, ``schedules/``, ``storage/``, ``logs/``; ignored by
+    git). That is also the folder `dg dev` starts in, so Dagster finds one dagster.yaml and
+    nothing to warn about. A DAGSTER_HOME of your own without a dagster.yaml gets a copy."""
     configured = os.environ.get("DAGSTER_HOME")
-    home = Path(configured).resolve() if configured else ROOT / ".dagster_home"
+    home = Path(configured).resolve() if configured else ROOT
     os.environ["DAGSTER_HOME"] = str(home)  # Dagster wants an absolute path
-    home.mkdir(parents=True, exist_ok=True)
     project, instance = ROOT / "dagster.yaml", home / "dagster.yaml"
-    copy = f"a copy of the project's {project.name}: the run queue, one pool per Stripe account"
-    if instance.exists() and configured:
-        same = instance.read_bytes() == project.read_bytes()
-        return home, copy if same else f"its own {instance.name}"
-    if not instance.exists() or instance.read_bytes() != project.read_bytes():
+    described = "the run queue, one pool per Stripe account"
+    if home == ROOT:
+        return home, f"the project's {project.name}: {described}"
+    home.mkdir(parents=True, exist_ok=True)
+    if not instance.exists():
         shutil.copyfile(project, instance)
-    return home, copy
+    if instance.read_bytes() == project.read_bytes():
+        return home, f"a copy of the project's {project.name}: {described}"
+    return home, f"its own {instance.name}"
 
 
 def run_main_job():

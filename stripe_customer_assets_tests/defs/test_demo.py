@@ -88,16 +88,24 @@ def test_demo_without_a_key_runs_the_main_job_against_the_seeded_standin(tmp_pat
         assert instance.event_log_storage.get_concurrency_info(stripe_pool()).slot_count == 1
 
 
-def test_make_dev_serves_dg_dev_on_the_demos_instance_with_the_venv_active(tmp_path, monkeypatch):
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+def test_make_demo_and_make_dev_use_the_repository_root_as_dagster_home(monkeypatch, tmp_path):
+    """Where the project's dagster.yaml is, and where `dg dev` starts: Dagster reads that one
+    file (and has no other dagster.yaml in the current folder to warn about)."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
     monkeypatch.delenv("VIRTUAL_ENV", raising=False)
-    home, _ = demo.dagster_home()
+    home, config = demo.dagster_home()
+    assert home == PROJECT_ROOT and os.environ["DAGSTER_HOME"] == str(PROJECT_ROOT)
+    assert config == "the project's dagster.yaml: the run queue, one pool per Stripe account"
     command, env = demo.serve_command(3000)
     venv = Path(command[0]).parents[1]
     assert command[1:] == ["dev", "--port", "3000"] and Path(command[0]).name == "dg"
-    assert env["DAGSTER_HOME"] == str(home) and env["VIRTUAL_ENV"] == str(venv)
+    assert env["DAGSTER_HOME"] == str(PROJECT_ROOT) and env["VIRTUAL_ENV"] == str(venv)
     assert env["PATH"].split(os.pathsep)[0] == str(venv / "bin")
-    with dg.DagsterInstance.get() as instance:
+    # The instance Dagster configures from that folder (its storage here in a temporary folder,
+    # so the test writes nothing into the repository).
+    with dg.DagsterInstance.from_ref(
+        InstanceRef.from_dir(str(tmp_path), config_dir=str(PROJECT_ROOT))
+    ) as instance:
         assert_project_instance(instance)
 
 
@@ -108,6 +116,8 @@ def test_a_dagster_home_of_your_own_keeps_its_dagster_yaml(tmp_path, monkeypatch
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     assert demo.dagster_home() == (home, "its own dagster.yaml")
     assert (home / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
+    # The demo's own runs go to the DAGSTER_HOME the caller set (the test above relies on it).
+    assert os.environ["DAGSTER_HOME"] == str(home)
 
 
 def test_a_plain_dg_dev_in_the_project_root_uses_the_projects_dagster_yaml(tmp_path):
