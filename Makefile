@@ -24,7 +24,7 @@ demo: install
 
 test: install
 	@bash scripts/install-browser.sh || echo "headless Chromium could not be installed: the browser test will skip (and fail in CI)"
-	$(VENV)/bin/python -m pytest
+	UV="$(UV)" $(VENV)/bin/python -m pytest
 
 dev: install
 	$(VENV)/bin/python -m stripe_standin.demo --serve

@@ -1,4 +1,8 @@
-"""The plan in words: counts per class and the field-level changes, as markdown."""
+"""The plan in words: counts per class and the field-level changes, as markdown.
+
+Dagster's UI renders metadata markdown without HTML (a ``<br>`` is dropped), so each field
+change is its own table row: the first row of a write names it (row, key, action, customer),
+the rows below it, with the same row number, hold its other changes."""
 
 from __future__ import annotations
 
@@ -39,11 +43,8 @@ def markdown_preview(plan: Plan, limit: int = 50) -> str:
     others = [e for e in plan.entries if e.action in (SKIP, REJECT)]
     parts = [_counts_line(plan)]
     if writes:
-        parts.append("| row | key | action | customer | changes |\n|---|---|---|---|---|")
-        parts[-1] += "".join(
-            f"\n| {e.row} | {show(e.key)} | {e.action} | {e.stripe_id or 'new'} | {_changes_cell(e)} |"
-            for e in writes[:limit]
-        )
+        parts.append("| row | key | action | customer | change |\n|---|---|---|---|---|")
+        parts[-1] += "".join(_write_rows(e) for e in writes[:limit])
         if len(writes) > limit:
             parts.append(f"_… and {len(writes) - limit} more writes (see the plan table)_")
     if others:
@@ -78,11 +79,15 @@ def _hash_text(value: Any) -> str:
     )
 
 
-def _changes_cell(entry: PlanEntry) -> str:
-    lines = change_lines(entry) + hash_lines(entry)
+def _write_rows(entry: PlanEntry) -> str:
+    """One table row per field change of a write (then the whole hashes it sends, then its
+    reason); the first names the write, the others repeat only its row number."""
+    lines = change_lines(entry) + hash_lines(entry)  # values already escaped by show()
     if entry.reason:  # e.g. which of several customers sharing the key is updated
         lines.append(f"_{cell(entry.reason)}_")
-    return "<br>".join(lines)
+    first, *more = lines or [EMPTY]
+    head = f"| {entry.row} | {show(entry.key)} | {entry.action} | {entry.stripe_id or 'new'} |"
+    return f"\n{head} {first} |" + "".join(f"\n| {entry.row} | | | | {line} |" for line in more)
 
 
 def _counts_line(plan: Plan) -> str:

@@ -199,10 +199,12 @@ def service_env(dagster_home: Path, pycache: Path, **extra: str) -> dict[str, st
     return env
 
 
-def dagster_home_with_project_config(path: Path) -> Path:
-    """A DAGSTER_HOME holding a copy of the project's top-level dagster.yaml."""
+def dagster_home_with_project_config(path: Path, production: bool = False) -> Path:
+    """A DAGSTER_HOME holding a copy of the project's top-level dagster.yaml (SQLite storage under
+    DAGSTER_HOME), or with ``production`` of deploy/dagster.yaml (storage from DAGSTER_PG_*)."""
     path.mkdir(parents=True, exist_ok=True)
-    shutil.copy(PROJECT_ROOT / "dagster.yaml", path / "dagster.yaml")
+    source = PROJECT_ROOT / ("deploy/dagster.yaml" if production else "dagster.yaml")
+    shutil.copy(source, path / "dagster.yaml")
     return path
 
 

@@ -1,4 +1,4 @@
-"""The production instance end to end: the project's dagster.yaml on the real PostgreSQL, the
+"""The production instance end to end: deploy/dagster.yaml on the real PostgreSQL, the
 Dagster daemon and webserver as separate processes, the sensor switched on through GraphQL, a
 tick that queues a run, the QueuedRunCoordinator that starts it, and the run that completes.
 """
@@ -93,11 +93,11 @@ def test_sensor_tick_queues_a_run_that_completes_and_is_stored_in_postgres(
 ):
     """The deployment's shape on one machine: the code location as its own gRPC server (the
     Helm chart's user deployment), the webserver and the daemon connected to it, all on the
-    project's dagster.yaml with DAGSTER_PG_* set."""
+    production instance (deploy/dagster.yaml) with DAGSTER_PG_* set."""
     started = time.monotonic()
     logs = tmp_path / "logs"
     logs.mkdir()
-    home = dagster_home_with_project_config(tmp_path / "dagster_home")
+    home = dagster_home_with_project_config(tmp_path / "dagster_home", production=True)
     web_port, grpc_port = free_port(), free_port()
     workspace = grpc_workspace(tmp_path / "workspace.yaml", grpc_port, LOCATION)
     gql = GraphQL(f"http://127.0.0.1:{web_port}")

@@ -1,5 +1,5 @@
-"""deploy/values.yaml (Dagster's Helm chart) says what the project's dagster.yaml says, and keeps
-every secret out of the file."""
+"""deploy/values.yaml (Dagster's Helm chart) and deploy/dagster.yaml (one machine) say what the
+project's dagster.yaml says, and keep every secret out of the files."""
 
 from __future__ import annotations
 
@@ -67,3 +67,30 @@ def test_no_secret_value_is_written_in_the_values_file():
     assert not {"STRIPE_API_KEY", "WAREHOUSE_URL", "DAGSTER_PG_PASSWORD"} & set(
         deployment.get("env") or {}
     )
+
+
+def test_the_one_machine_instance_is_the_projects_with_storage_on_postgresql_from_the_environment():
+    """deploy/dagster.yaml (docs/deploy.md, "One machine") repeats the project's dagster.yaml and
+    adds only dagster-postgres storage, every setting read from a DAGSTER_PG_* variable."""
+    production = yaml.safe_load((PROJECT_ROOT / "deploy" / "dagster.yaml").read_text())
+    storage = production.pop("storage")
+    assert production == INSTANCE
+    assert "storage" not in INSTANCE, "locally Dagster's default: SQLite under DAGSTER_HOME"
+    assert storage == {
+        "postgres": {
+            "postgres_db": {
+                **{
+                    field: {"env": f"DAGSTER_PG_{name}"}
+                    for field, name in [
+                        ("hostname", "HOST"),
+                        ("port", "PORT"),
+                        ("username", "USER"),
+                        ("password", "PASSWORD"),
+                        ("db_name", "DB"),
+                    ]
+                },
+                # The driver the project ships (as postgresqlScheme in deploy/values.yaml).
+                "scheme": VALUES["postgresql"]["postgresqlScheme"],
+            }
+        }
+    }

@@ -1,7 +1,7 @@
-"""A killed run never blocks later runs: the project's dagster.yaml frees a dead run's pool slot.
+"""A killed run never blocks later runs: the project's instance frees a dead run's pool slot.
 
 The deployment's shape on one machine (the code location as its own gRPC server, the daemon,
-Dagster's storage on PostgreSQL, the project's dagster.yaml): a run of ``stripe_import`` takes
+Dagster's storage on PostgreSQL, deploy/dagster.yaml): a run of ``stripe_import`` takes
 the account's pool slot (``stripe_default``, limit 1) for its mirror step; a second run
 waits for it; then the first run's worker and step processes are SIGKILLed, so nothing in
 them frees anything. The second run's mirror step must start within the run monitoring's
@@ -120,7 +120,7 @@ def test_a_sigkilled_run_frees_its_pool_slot_within_the_monitoring_interval(
     bound_s = monitoring["poll_interval_seconds"] + monitoring["free_slots_after_run_end_seconds"]
     logs = tmp_path / "logs"
     logs.mkdir()
-    home = dagster_home_with_project_config(tmp_path / "dagster_home")
+    home = dagster_home_with_project_config(tmp_path / "dagster_home", production=True)
     grpc_port = free_port()
     workspace = grpc_workspace(tmp_path / "workspace.yaml", grpc_port, LOCATION)
     runs = Runs(dagster_database.url())

@@ -94,13 +94,13 @@ def test_every_asset_that_calls_stripe_runs_in_the_accounts_concurrency_pool():
 def test_two_runs_of_the_mirror_take_turns_in_the_accounts_pool(
     standin, ctx, tmp_path, wh, warehouse_url, mirror_schema, dagster_database, monkeypatch
 ):
-    """Two run processes on one instance configured as deployed (the project's dagster.yaml,
+    """Two run processes on one instance configured as deployed (deploy/dagster.yaml,
     storage on PostgreSQL): the second mirror step starts once the first one has left the
     pool stripe_default. (With Dagster's local SQLite storage two processes can both take
     the slot now and then; the mirror's own lock keeps the data right either way.)"""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(PROJECT_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
     environment = {"DAGSTER_HOME": str(home), **dagster_database.env()}
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
