@@ -57,13 +57,13 @@ def warehouse_url(request, tmp_path) -> Iterator[str]:
     """A warehouse URL on each dialect; mirror schemas are unique per test on PostgreSQL.
 
     The DuckDB file stays open in the test process (``duckdb_kept_open``) except for tests
-    marked ``slow``: those run other processes (children killed mid-run, Dagster run workers)
-    that must be able to open the file themselves."""
+    whose child processes open it themselves (the ``ctx`` fork server of the reliability
+    suite: children killed mid-run, two writers taking turns)."""
     if request.param != "duckdb":
         yield require_postgres()
         return
     url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
-    if request.node.get_closest_marker("slow"):
+    if "ctx" in request.fixturenames:
         yield url
         return
     with duckdb_kept_open(url):
