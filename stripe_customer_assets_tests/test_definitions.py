@@ -29,6 +29,7 @@ import yaml
 SNAPSHOT = Path(__file__).with_name("definitions.yaml")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 UPDATE_VAR = "SNAPSHOT_UPDATE"
+KIND_TAG = "dagster/kind/"  # kinds are listed on their own
 # The variables the definitions read at load; the child process loads without them.
 PROJECT_VARS = ("STRIPE_", "WAREHOUSE_", "DAGSTER_PG_")
 
@@ -47,6 +48,17 @@ def condition_text(condition) -> str | None:
     if condition.name == "NOT":
         return f"NOT {parts[0]}"
     return f"{condition.name}({', '.join(parts)})" if parts else condition.name
+
+
+def freshness_text(policy) -> str | None:
+    """A freshness policy in a line: ``time_window(fail=1 day, 0:00:00, warn=12:00:00)``."""
+    if policy is None:
+        return None
+    fail, warn = getattr(policy, "fail_window", None), getattr(policy, "warn_window", None)
+    if fail is None:
+        return str(policy)
+    text = f"time_window(fail={fail.to_timedelta()}"
+    return text + (f", warn={warn.to_timedelta()})" if warn is not None else ")")
 
 
 def key_text(key) -> str:
@@ -71,12 +83,12 @@ def asset_entries(graph) -> dict[str, Any]:
                 "deps": sorted(key_text(dep.asset_key) for dep in spec.deps),
                 "group": spec.group_name,
                 "kinds": sorted(spec.kinds),
-                "tags": {k: v for k, v in sorted(spec.tags.items()) if not k.startswith("dagster/kind/")},
+                "tags": {k: v for k, v in sorted(spec.tags.items()) if not k.startswith(KIND_TAG)},
                 "table": spec.metadata.get("dagster/table_name"),
                 "pool": assets_def.op.pool if assets_def.is_executable else None,
                 "code_version": spec.code_version,
                 "partitions": str(spec.partitions_def) if spec.partitions_def else None,
-                "freshness": str(spec.freshness_policy) if spec.freshness_policy else None,
+                "freshness": freshness_text(spec.freshness_policy),
                 "automation_condition": condition_text(spec.automation_condition),
             }
     for key, entry in assets.items():
@@ -89,9 +101,11 @@ def target(definitions, job_name: str) -> dict[str, Any]:
     """What a job (named or a schedule's anonymous one) runs."""
     job = definitions.resolve_job_def(job_name)
     layer = job.asset_layer
+    selected = layer.selected_asset_keys
+    checks = [k for k in layer.asset_graph.asset_check_keys if k.asset_key in selected]
     return {
-        "assets": sorted(key_text(k) for k in layer.selected_asset_keys),
-        "checks": sorted(check_text(k) for k in layer.asset_graph.asset_check_keys if k.asset_key in layer.selected_asset_keys),
+        "assets": sorted(key_text(k) for k in selected),
+        "checks": sorted(check_text(k) for k in checks),
         "executor": job.executor_def.name,
     }
 
@@ -194,3 +208,16 @@ def test_automation_conditions_read_as_written():
 
     assert condition_text(written) == "((on_cron(0 * * * *, UTC) OR eager) AND NOT in_progress)"
     assert condition_text(None) is None
+
+
+def test_freshness_policies_read_as_written():
+    import datetime as dt
+
+    import dagster as dg
+
+    policy = dg.FreshnessPolicy.time_window(
+        fail_window=dt.timedelta(hours=24), warn_window=dt.timedelta(hours=12)
+    )
+
+    assert freshness_text(policy) == "time_window(fail=1 day, 0:00:00, warn=12:00:00)"
+    assert freshness_text(None) is None
