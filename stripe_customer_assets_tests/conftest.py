@@ -42,12 +42,32 @@ def duckdb_kept_open(url: str) -> Iterator[None]:
     and checkpointing it on close. With one connection held here, DuckDB keeps the database
     open in this process and the project's connections share it: the same SQL and the same
     transactions, several times faster. Only for tests whose warehouse no other process opens.
+
+    A shared database also shares its global settings (``SET memory_limit``, ``threads``, ...)
+    from one connection to the next, where the project's reopened file starts from the
+    defaults each time: so every DuckDB connection opened meanwhile gets the settings a freshly
+    opened database has.
     """
     engine = sa.create_engine(url, poolclass=NullPool)  # the project's connection settings
     held = engine.connect()
+    fresh = dict(held.exec_driver_sql("SELECT name, value FROM duckdb_settings()").all())
+    held.commit()
+
+    def as_freshly_opened(dbapi_connection, _record) -> None:
+        if type(dbapi_connection).__module__.split(".")[0] not in ("duckdb", "duckdb_engine"):
+            return
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT name, value FROM duckdb_settings()")
+        for name, value in cursor.fetchall():
+            if fresh.get(name, value) != value:
+                cursor.execute(f"RESET {name}")
+        cursor.close()
+
+    sa.event.listen(sa.engine.Engine, "connect", as_freshly_opened)
     try:
         yield
     finally:
+        sa.event.remove(sa.engine.Engine, "connect", as_freshly_opened)
         held.close()
         engine.dispose()
 
