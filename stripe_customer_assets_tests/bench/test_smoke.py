@@ -31,6 +31,7 @@ def smoke(tmp_path_factory) -> dict:
     return json.loads(out.read_text())
 
 
+@pytest.mark.slow
 def test_smoke_run_reports_every_scenario_with_its_ideal_and_baseline(smoke):
     rows = smoke["rows"]
     scenarios = {r["scenario"] for r in rows}
@@ -58,6 +59,7 @@ def test_smoke_run_reports_every_scenario_with_its_ideal_and_baseline(smoke):
     assert {r["label"].split("R=")[1] for r in scans} == {"25/s", "100/s"}
 
 
+@pytest.mark.slow
 def test_smoke_run_meets_the_call_targets_that_hold_at_any_size(smoke):
     """Call counts do not depend on the machine: they must hold even at tiny sizes."""
     by_label = {(r["scenario"], r["label"]): r for r in smoke["rows"]}
@@ -72,6 +74,7 @@ def test_smoke_run_meets_the_call_targets_that_hold_at_any_size(smoke):
     assert all(rate > 0 for rate in defaults["details"]["writes_per_s_by_endpoint"].values()), defaults
 
 
+@pytest.mark.slow
 def test_smoke_run_measures_postgresql_where_it_is_reachable(smoke):
     dialects = {r["label"].split(",")[0] for r in smoke["rows"] if r["scenario"] == "warehouse upsert"}
     assert "DuckDB" in dialects

@@ -21,6 +21,8 @@ from stripe_customer_assets_tests.export.support import (
     write_accounts,
 )
 
+pytestmark = pytest.mark.slow
+
 ROWS, MATCHING = 1000, 400
 BY_EMAIL = {"column": "email", "stripe_field": "email"}
 BY_CRM_ID = {"column": "crm_id", "stripe_field": "metadata.crm_id"}

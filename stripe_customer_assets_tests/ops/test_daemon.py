@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 import sqlalchemy as sa
 
 from stripe_customer_assets_tests.ops.support import (
@@ -32,6 +33,8 @@ from stripe_customer_assets_tests.ops.support import (
     webserver_argv,
 )
 from stripe_standin import STANDIN_API_KEY
+
+pytestmark = pytest.mark.slow
 
 SENSOR = "stripe_customer_changes"
 POOL = "stripe_default"  # stripe_<STRIPE_ACCOUNT_NAME>, the account's concurrency pool

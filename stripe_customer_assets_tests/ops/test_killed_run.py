@@ -19,6 +19,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 import yaml
 
@@ -37,6 +38,8 @@ from stripe_customer_assets_tests.ops.support import (
     wait_for_port,
 )
 from stripe_standin import STANDIN_API_KEY, StripeStandin
+
+pytestmark = pytest.mark.slow
 
 LOCATION = "stripe-customer-assets"
 JOB = "stripe_import"

@@ -23,6 +23,8 @@ from stripe_customer_assets_tests.ops.support import (
 )
 from stripe_standin import STANDIN_API_KEY, StripeStandin
 
+pytestmark = pytest.mark.slow
+
 
 def writes(standin: StripeStandin) -> int:
     by_endpoint = standin.stats()["requests_by_endpoint"]

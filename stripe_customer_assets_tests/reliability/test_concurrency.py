@@ -90,6 +90,7 @@ def test_every_asset_that_calls_stripe_runs_in_the_accounts_concurrency_pool():
     assert config["concurrency"]["pools"]["default_limit"] == 1, "one step per account at a time"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("warehouse_url", ["duckdb"], indirect=True)
 def test_two_runs_of_the_mirror_take_turns_in_the_accounts_pool(
     standin, ctx, tmp_path, wh, warehouse_url, mirror_schema, dagster_database, monkeypatch
@@ -136,6 +137,7 @@ def test_the_pool_follows_the_account_name(monkeypatch):
     assert stripe_pool() == "stripe_acme"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("warehouse_url", ["duckdb"], indirect=True)
 def test_two_processes_writing_one_duckdb_file_take_turns(ctx, wh, warehouse_url):
     with wh.begin() as conn:
@@ -154,6 +156,7 @@ def test_two_processes_writing_one_duckdb_file_take_turns(ctx, wh, warehouse_url
     assert wh.scalar("SELECT COUNT(*) FROM turns") == 8
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("warehouse_url", ["duckdb"], indirect=True)
 def test_two_mirror_refreshes_on_one_duckdb_file_both_succeed(
     standin, ctx, wh, warehouse_url, mirror_schema

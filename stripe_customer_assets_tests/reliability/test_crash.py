@@ -38,6 +38,8 @@ from stripe_customer_assets_tests.reliability.support import (
 )
 from stripe_standin import StripeStandin
 
+pytestmark = pytest.mark.slow
+
 
 def mirror_state(wh: Warehouse, schema: str) -> dict[str, list[tuple]]:
     """The mirror's rows and cursor (the working tables of the scan and the events left out)."""

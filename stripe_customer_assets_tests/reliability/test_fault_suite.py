@@ -37,6 +37,8 @@ from stripe_customer_assets_tests.reliability.support import (
 )
 from stripe_standin import StripeStandin
 
+pytestmark = pytest.mark.slow
+
 SCAN_CUSTOMERS = 20_000
 INCREMENTAL_ROUNDS, INCREMENTAL_CHANGES = 5, 500  # changes made in Stripe before each run
 PIPELINE_ROUNDS, PIPELINE_CHANGES = 4, 400

@@ -24,6 +24,8 @@ from stripe_customer_assets_tests.export.support import account, seed_customer, 
 from stripe_customer_assets_tests.reliability.support import dump_tables
 from stripe_standin import DEFAULT_ACCOUNT_ID, STANDIN_API_KEY
 
+pytestmark = pytest.mark.slow
+
 LIVE_KEY = "sk_live_otherdata00000000000"
 IMPORT_YAML = """
 type: stripe_customer_assets.StripeCustomerImport

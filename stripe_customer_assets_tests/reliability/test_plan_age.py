@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from stripe_customer_assets.export import parse_config, read_state
 from stripe_customer_assets.export.age import MAX_PLAN_AGE
 from stripe_customer_assets_tests.export.support import (
@@ -22,6 +24,8 @@ from stripe_customer_assets_tests.reliability.support import (
     duplicate_customers,
     model_differences,
 )
+
+pytestmark = pytest.mark.slow
 
 
 def test_a_killed_export_applied_again_25_hours_later_creates_no_duplicate(

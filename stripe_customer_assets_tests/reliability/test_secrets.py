@@ -128,6 +128,7 @@ def failure_messages(results: Runs) -> str:
     )
 
 
+@pytest.mark.slow  # six Dagster runs on a persistent instance, then a scan of all it stored
 def test_the_api_key_appears_nowhere_after_import_and_export_runs(
     standin, tmp_path, monkeypatch, capfd
 ):

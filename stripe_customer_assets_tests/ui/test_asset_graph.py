@@ -40,6 +40,8 @@ from stripe_customer_assets_tests.ops.support import (
 from stripe_customer_assets_tests.ui.browser import chromium, find_browser
 from stripe_standin import STANDIN_API_KEY
 
+pytestmark = pytest.mark.slow
+
 SCREENSHOT = PROJECT_ROOT / "artifacts" / "asset-graph.png"
 MIRROR = ("stripe", "customers")
 GROUPS = ("stripe_mirror", "stripe_import", "stripe_export")
