@@ -13,12 +13,17 @@ from stripe_customer_assets.resources import WarehouseResource
 
 
 @contextlib.contextmanager
-def load_defs_yaml(yaml_text: str, folder: str = "pipeline") -> Iterator[dg.Definitions]:
-    """The definitions of one ``defs/<folder>/defs.yaml`` in a throwaway project."""
+def load_defs_yaml(
+    yaml_text: str, folder: str = "pipeline", files: dict[str, str] | None = None
+) -> Iterator[dg.Definitions]:
+    """The definitions of one ``defs/<folder>/defs.yaml`` (and ``files`` beside it) in a
+    throwaway project."""
     with create_defs_folder_sandbox() as sandbox:
         path = sandbox.defs_folder_path / folder
         path.mkdir(parents=True)
         (path / "defs.yaml").write_text(yaml_text)
+        for name, text in (files or {}).items():
+            (path / name).write_text(text)
         with sandbox.build_all_defs() as defs:
             yield defs
 
