@@ -47,7 +47,6 @@ Operator = Literal[
     "less_than",
 ]
 PropertyType = Literal["string", "integer", "number", "boolean", "timestamp", "json"]
-OPERATORS: tuple[str, ...] = get_args(Operator)
 PROPERTY_TYPES: tuple[str, ...] = get_args(PropertyType)
 
 DEFAULT_JS_TIMEOUT_MS = 500
