@@ -12,10 +12,10 @@ plus ``<sync>_job`` (plan + sync) and, with ``schedule``, ``<sync>_schedule`` (S
 """
 
 import time
+from collections.abc import Callable
 
 import dagster as dg
 
-from stripe_customer_assets.components.yaml_model import YamlModelComponent
 from stripe_customer_assets.export import (
     ExportConfig,
     ExportError,
@@ -47,6 +47,7 @@ from stripe_customer_assets.lib.keys import (
 )
 from stripe_customer_assets.lib.metadata import mirror_metadata
 from stripe_customer_assets.lib.write_gate import example_refusal, write_refusal
+from stripe_customer_assets.lib.yaml_model import YamlModelComponent
 from stripe_customer_assets.mirror.identity import MirrorIdentityError, check_identity
 from stripe_customer_assets.mirror.mass_delete import MassDeleteRefused
 from stripe_customer_assets.mirror.sync import refresh_mirror
@@ -67,7 +68,12 @@ class StripeCustomerExport(YamlModelComponent, ExportConfig):
         return export_defs(self, example=self.example)
 
 
-def export_defs(config: ExportConfig, *, example: bool = False) -> dg.Definitions:
+def export_defs(
+    config: ExportConfig,
+    locate: Callable[[tuple[str, ...], str], str] | None = None,
+    *,
+    example: bool = False,
+) -> dg.Definitions:
     """The sync's assets, job and schedule (``example``: writes only to the stand-in)."""
     plan_asset, sync_asset = build_plan_asset(config), build_sync_asset(config, example=example)
     job = dg.define_asset_job(
@@ -77,16 +83,25 @@ def export_defs(config: ExportConfig, *, example: bool = False) -> dg.Definition
     )
     schedules = []
     if config.schedule:
-        schedules.append(
-            dg.ScheduleDefinition(
-                name=f"{config.name}_schedule",
-                cron_schedule=config.schedule,
-                job=job,
-                default_status=dg.DefaultScheduleStatus.RUNNING
-                if config.enabled
-                else dg.DefaultScheduleStatus.STOPPED,
+        try:
+            schedules.append(
+                dg.ScheduleDefinition(
+                    name=f"{config.name}_schedule",
+                    cron_schedule=config.schedule,
+                    job=job,
+                    default_status=dg.DefaultScheduleStatus.RUNNING
+                    if config.enabled
+                    else dg.DefaultScheduleStatus.STOPPED,
+                )
             )
-        )
+        except dg.DagsterInvalidDefinitionError:
+            message = (
+                f"sync '{config.name}', field `schedule`: {config.schedule!r} is not a valid "
+                "cron string (five fields, e.g. '0 * * * *')"
+            )
+            raise dg.DagsterInvalidDefinitionError(
+                locate(("schedule",), message) if locate else message
+            ) from None
     return dg.Definitions(assets=[plan_asset, sync_asset], jobs=[job], schedules=schedules)
 
 

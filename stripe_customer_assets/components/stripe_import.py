@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
-from stripe_customer_assets.components.yaml_model import YamlModelComponent
 from stripe_customer_assets.lib.keys import (
     ENABLED_TAG,
     IMPORT_GROUP,
@@ -31,6 +30,7 @@ from stripe_customer_assets.lib.keys import (
     warehouse_kind,
 )
 from stripe_customer_assets.lib.metadata import preview
+from stripe_customer_assets.lib.yaml_model import YamlModelComponent
 from stripe_customer_assets.pipeline import (
     Pipeline,
     PipelineConfig,
@@ -59,8 +59,16 @@ class StripeCustomerImport(YamlModelComponent, PipelineConfig):
     Its attributes are ``PipelineConfig`` (``stripe_customer_assets.pipeline.config``).
     """
 
+    _pipeline: Pipeline | None = PrivateAttr(default=None)
+
+    def compile(self, source: str | None = None) -> Pipeline:
+        """The runnable pipeline (validating the configuration checked it), made once."""
+        if self._pipeline is None:
+            self._pipeline = compile_pipeline(self, source)
+        return self._pipeline
+
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        pipeline = compile_pipeline(self, _yaml_file(context))
+        pipeline = self._pipeline or self.compile(_yaml_file(context))
         asset = import_asset(pipeline, self.enabled, self.max_reject_rate)
         schedules = []
         if self.schedule:

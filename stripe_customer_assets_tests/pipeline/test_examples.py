@@ -21,12 +21,6 @@ ALL = dg.AssetKey(["analytics", "customers"])
 PRO = dg.AssetKey(["analytics", "pro_customers"])
 
 
-def load_example(folder: str):
-    """The definitions of the shipped ``defs/<folder>`` (its defs.yaml and Python beside it)."""
-    files = {p.name: p.read_text() for p in (DEFS / folder).glob("*.py")}
-    return load_defs_yaml((DEFS / folder / "defs.yaml").read_text(), folder=folder, files=files)
-
-
 def test_the_component_type_resolves_by_its_documented_name():
     assert stripe_customer_assets.StripeCustomerImport is StripeCustomerImport
 
@@ -39,7 +33,7 @@ def realistic_customers(n: int) -> list[dict]:
 
 @pytest.mark.parametrize("folder", ["all_customers", "pro_customers"])
 def test_an_example_pipeline_loads_with_a_running_schedule(folder, wh, mirror_schema):
-    with load_example(folder) as defs:
+    with load_defs_yaml((DEFS / folder / "defs.yaml").read_text(), folder=folder) as defs:
         schedule = with_warehouse(defs, wh.url, mirror_schema).resolve_schedule_def(
             f"{folder}_schedule"
         )
@@ -54,7 +48,7 @@ def test_the_example_pipelines_import_all_and_pro_customers(tmp_path):
     mirror.put(customers)
     results = {}
     for folder, key in (("all_customers", ALL), ("pro_customers", PRO)):
-        with load_example(folder) as defs:
+        with load_defs_yaml((DEFS / folder / "defs.yaml").read_text(), folder=folder) as defs:
             asset = with_warehouse(defs, wh.url, mirror.schema).resolve_assets_def(key)
             results[folder] = dg.materialize([asset])
     for result in results.values():
