@@ -14,23 +14,17 @@ plus ``<sync>_job`` (mirror, plan, sync) and the automation conditions of ``sche
 
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Literal
 
 import dagster as dg
-from dagster_shared.yaml_utils.source_position import SourcePositionTree
-from pydantic import Field
 
 from stripe_customer_assets.export import (
     ExportConfig,
-    ExportConfigError,
     ExportError,
     apply_plan,
     guard_results,
     load_plan,
     make_plan,
     markdown_preview,
-    parse_config,
     plan_table,
     sent_keys,
     state_table,
@@ -61,6 +55,7 @@ from stripe_customer_assets.lib.keys import (
     warehouse_kind,
 )
 from stripe_customer_assets.lib.write_gate import example_refusal, write_refusal
+from stripe_customer_assets.lib.yaml_model import YamlModelComponent
 from stripe_customer_assets.mirror.identity import MirrorIdentityError, check_identity
 from stripe_customer_assets.resources import StripeResource, WarehouseResource
 from stripe_customer_assets.stripe_api import ApiStats, StripeAccessError
@@ -68,113 +63,15 @@ from stripe_customer_assets.stripe_api import ApiStats, StripeAccessError
 CHECKS = {"max_reject_percent": "reject_rate", "max_change_percent": "change_rate"}
 
 
-class ExportKey(dg.Model):
-    column: str = Field(description="The model column holding each row's key.")
-    stripe_field: str = Field(
-        description="email, id, or metadata.<key> (an external id kept in metadata)."
-    )
-
-
-class ExportAttributes(dg.Model):
-    """The attributes of an export sync's defs.yaml (validated further by ``parse_config``)."""
-
-    name: str = Field(
-        description="The sync's name: assets <name>_plan and <name>, tables in state_schema."
-    )
-    description: str = ""
-    model: str | None = Field(default=None, description="SQL run in the warehouse.")
-    model_file: str | None = Field(
-        default=None, description="A .sql file, relative to this defs.yaml."
-    )
-    deps: list[str] = Field(
-        default_factory=list, description="Upstream asset keys the model reads (lineage)."
-    )
-    object: str = Field(default="customer", description="The Stripe object: only 'customer'.")
-    behavior: Literal["update_or_create", "update_only", "create_only"] = "update_or_create"
-    key: ExportKey
-    fields: dict[str, str] = Field(
-        default_factory=dict, description="Stripe field -> model column."
-    )
-    null_values: Literal["skip", "clear"] = "skip"
-    partial_address: str | dict[str, str] | None = Field(
-        default=None,
-        description="keep_stripe or clear (or per hash: {address: ..., shipping: ...}): what "
-        "happens to the parts of address / shipping the sync does not map; required when "
-        "some but not all parts are mapped (Stripe replaces these hashes whole).",
-    )
-    on_duplicate: Literal["skip", "update_all", "update_newest"] = "skip"
-    schedule: str | None = Field(default=None, description="Cron for plan + sync.")
-    enabled: bool = True
-    max_reject_percent: float = Field(
-        default=100.0, description="Send nothing past this share of rejected rows."
-    )
-    max_change_percent: float = Field(
-        default=100.0, description="Send nothing past this share of matched customers changed."
-    )
-    state_schema: str = Field(
-        default="exports", description="Warehouse schema of the plan and state tables."
-    )
-    example: bool = Field(
-        default=False,
-        description="An example sync: it writes only to the project's Stripe stand-in; "
-        "against any other account its write step refuses. Remove it once the model is yours.",
-    )
-
-
-class StripeCustomerExport(dg.Component):
+class StripeCustomerExport(YamlModelComponent, ExportConfig):
     """Keep Stripe customers equal to a SQL model on the mapped fields, sending only what differs.
 
-    Attributes are ``ExportAttributes`` (a plain model rather than a Resolvable component, so
-    the YAML can keep the attribute name ``model``); string values may use templates such as
-    ``{{ env.EXPORT_CRON }}``.
+    Its attributes are ``ExportConfig`` (``stripe_customer_assets.export.config``); string
+    values may use templates such as ``{{ env.EXPORT_CRON }}``.
     """
 
-    def __init__(self, attributes: ExportAttributes, source: SourcePositionTree | None = None):
-        self.attributes = attributes
-        self.source = source  # where each attribute sits in defs.yaml, for error messages
-
-    @classmethod
-    def get_model_cls(cls) -> type[ExportAttributes]:
-        return ExportAttributes
-
-    @classmethod
-    def load(cls, attributes: Any, context: dg.ComponentLoadContext) -> "StripeCustomerExport":
-        raw = attributes.model_dump(exclude_unset=True) if attributes is not None else {}
-        rendered = context.resolution_context.at_path("attributes").resolve_value(raw)
-        return cls(
-            ExportAttributes.model_validate(rendered),
-            context.resolution_context.source_position_tree,
-        )
-
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        try:
-            config = parse_config(
-                self.attributes.model_dump(exclude={"example"}), base_dir=context.path
-            )
-        except ExportConfigError as err:
-            raise dg.DagsterInvalidDefinitionError(
-                self._located(context, err.path, str(err))
-            ) from None
-        return export_defs(
-            config,
-            lambda path, message: self._located(context, path, message),
-            example=self.attributes.example,
-        )
-
-    def _located(
-        self, context: dg.ComponentLoadContext, path: tuple[str, ...], message: str
-    ) -> str:
-        """``<defs.yaml>:<line>: message`` (the line of the attribute when it is known)."""
-        tree = self.source
-        position = None
-        if tree is not None:
-            attributes = ["attributes", *path]
-            while position is None and attributes:
-                position = tree.lookup(attributes)
-                attributes = attributes[:-1]
-        if position is not None:
-            return f"{position.filename}:{position.start.line}: {message}"
-        return f"{Path(context.path) / 'defs.yaml'}: {message}"
+        return export_defs(self, example=self.example)
 
 
 def export_defs(

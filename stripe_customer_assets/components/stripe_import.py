@@ -1,7 +1,8 @@
 """The import pipeline component: ``type: stripe_customer_assets.StripeCustomerImport``.
 
-One folder per pipeline, ``defs/<pipeline>/defs.yaml``. The component checks the
-configuration at load (errors name the file, line and field) and builds:
+One folder per pipeline, ``defs/<pipeline>/defs.yaml``. Its attributes are
+``PipelineConfig``, checked at load (every problem listed with its file, line and field).
+The component builds:
 
 - the asset ``<schema>/<table>`` (the table's parts: ``analytics.pro_customers`` ->
   ``analytics/pro_customers``), downstream of ``stripe/customers``, needing only the
@@ -18,9 +19,8 @@ configuration at load (errors name the file, line and field) and builds:
 The work itself is plain Python in ``stripe_customer_assets.pipeline``.
 """
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Any
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
@@ -34,20 +34,14 @@ from stripe_customer_assets.lib.keys import (
     warehouse_kind,
 )
 from stripe_customer_assets.lib.metadata import preview
+from stripe_customer_assets.lib.yaml_model import YamlModelComponent
 from stripe_customer_assets.pipeline import (
-    ConfigProblem,
-    FilterGroup,
     Pipeline,
     PipelineConfig,
-    PipelineConfigError,
     PipelineResult,
-    PropertySpec,
-    Transformation,
     compile_pipeline,
     run_pipeline,
 )
-from stripe_customer_assets.pipeline.config import DEFAULT_MAX_REJECT_RATE
-from stripe_customer_assets.pipeline.problems import FieldPath
 from stripe_customer_assets.pipeline.reject_guard import RejectThresholdError
 from stripe_customer_assets.resources import WarehouseResource
 from stripe_customer_assets.warehouse.engine import split_table
@@ -62,107 +56,20 @@ class ImportRunConfig(dg.Config):
     )
 
 
-def _filters(context: dg.ResolutionContext, value: Any) -> FilterGroup | None:
-    if value is None or isinstance(value, FilterGroup):
-        return value
-    return FilterGroup.model_validate(value)
-
-
-class StripeCustomerImport(dg.Component, dg.Model, dg.Resolvable):
+class StripeCustomerImport(YamlModelComponent, PipelineConfig):
     """An import pipeline: Stripe customers from the mirror, filtered and transformed into a
-    typed table of the warehouse, incrementally, on a schedule."""
+    typed table of the warehouse, incrementally, on a schedule.
 
-    name: str = Field(description="Pipeline name: lower-case letters, digits and '_'.")
-    description: str | None = Field(default=None, description="What the table is for.")
-    table: str = Field(description="Target table, e.g. analytics.pro_customers.")
-    filters: Annotated[
-        Any,
-        dg.Resolver(
-            _filters,
-            model_field_type=FilterGroup | None,
-            description="match: all | any, and conditions ({property, operator, value} or nested groups). "
-            "None: every customer.",
-        ),
-    ] = None
-    incremental: bool = Field(
-        default=True,
-        description="Apply only customers changed since the last run; false rebuilds every run.",
-    )
-    transformation: Transformation = Field(
-        default_factory=Transformation, description="mapping, then python, then javascript."
-    )
-    properties: dict[str, PropertySpec | str] = Field(
-        alias="schema",
-        description="The customer model: property -> type, or {type, nullable, description}.",
-    )
-    schedule: str | None = Field(
-        default=None, description="Cron expression (UTC), e.g. '0 * * * *'."
-    )
-    enabled: bool = Field(
-        default=True, description="false: the schedule is stopped and runs refuse to start."
-    )
-    max_reject_rate: float = Field(
-        default=DEFAULT_MAX_REJECT_RATE,
-        description="The reject_rate check fails when a run rejects more than this share of customers.",
-    )
+    Its attributes are ``PipelineConfig`` (``stripe_customer_assets.pipeline.config``).
+    """
 
     _pipeline: Pipeline | None = PrivateAttr(default=None)
 
-    @classmethod
-    def load(cls, attributes: Any, context: dg.ComponentLoadContext) -> Self:
-        component = super().load(attributes, context)
-        tree = context.resolution_context.source_position_tree
-
-        def line_of(path: FieldPath) -> int | None:
-            if tree is None:
-                return None
-            position, _ = tree.lookup_closest_and_path(["attributes", *path], None)
-            return position.start.line
-
-        component._pipeline = component.compile(_yaml_file(context), line_of)
-        return component
-
-    def compile(
-        self, source: str | None = None, line_of: Callable[[FieldPath], int | None] | None = None
-    ) -> Pipeline:
-        """The checked pipeline; raises PipelineConfigError naming file, line and field."""
-        config = PipelineConfig(
-            name=self.name,
-            table=self.table,
-            description=self.description,
-            filters=self.filters,
-            incremental=self.incremental,
-            transformation=self.transformation,
-            properties=self.properties,
-            schedule=self.schedule,
-            enabled=self.enabled,
-            max_reject_rate=self.max_reject_rate,
-        )
-        problems = self._schedule_problems()
-        try:
-            pipeline = compile_pipeline(config, source)
-        except PipelineConfigError as err:
-            problems = err.problems + problems
-        if problems:
-            error = PipelineConfigError(self.name, source, problems)
-            raise (error.located(line_of) if line_of else error) from None
-        return pipeline
-
-    def _schedule_problems(self) -> list[ConfigProblem]:
-        if self.schedule is None:
-            return []
-        try:
-            dg.ScheduleDefinition(
-                name="check", cron_schedule=self.schedule, target=dg.AssetSelection.all()
-            )
-        except dg.DagsterInvalidDefinitionError:
-            return [
-                ConfigProblem(
-                    ("schedule",),
-                    f"'{self.schedule}' is not a valid cron expression, e.g. '0 * * * *'",
-                )
-            ]
-        return []
+    def compile(self, source: str | None = None) -> Pipeline:
+        """The runnable pipeline (validating the configuration checked it), made once."""
+        if self._pipeline is None:
+            self._pipeline = compile_pipeline(self, source)
+        return self._pipeline
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         pipeline = self._pipeline or self.compile(_yaml_file(context))

@@ -1,6 +1,6 @@
 """Export syncs (reverse ETL): a warehouse model drives Stripe customers.
 
-    parse_config(attributes)            -> ExportConfig      (validated once, at load)
+    ExportConfig (parse_config(attributes))                  (validated once, at load)
     make_plan(warehouse, config, ...)   -> Plan              (model + mirror, no Stripe calls)
     store_plan / load_plan                                   ("<state_schema>"."<sync>_plan")
     apply_plan(config, api, warehouse)  -> ApplyResult       (writes, state "<state_schema>"."<sync>")
@@ -12,7 +12,6 @@ from stripe_customer_assets.export.apply import ApplyResult, apply_plan
 from stripe_customer_assets.export.config import ExportConfig, KeySpec, parse_config
 from stripe_customer_assets.export.errors import (
     ExportAccessError,
-    ExportConfigError,
     ExportError,
     ExportGuardError,
     ExportModelError,
@@ -28,7 +27,6 @@ __all__ = [
     "ApplyResult",
     "ExportAccessError",
     "ExportConfig",
-    "ExportConfigError",
     "ExportError",
     "ExportGuardError",
     "ExportModelError",

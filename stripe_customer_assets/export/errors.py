@@ -7,21 +7,6 @@ class ExportError(RuntimeError):
     """An export sync cannot go on."""
 
 
-class ExportConfigError(ExportError):
-    """A sync's configuration is wrong.
-
-    ``path`` is the attribute's path in defs.yaml (``("fields", "metadata.plan")``);
-    ``field`` spells it with dots for messages.
-    """
-
-    def __init__(self, sync: str, path: tuple[str, ...], message: str):
-        self.sync = sync
-        self.path = path
-        self.field = ".".join(path)
-        self.reason = message
-        super().__init__(f"sync '{sync}', field `{self.field}`: {message}")
-
-
 class ExportModelError(ExportError):
     """The model SQL fails or does not return what the sync's configuration maps."""
 

@@ -73,7 +73,6 @@ FIELDS = _catalog()
 
 # The hashes Stripe replaces whole on update, and the parts an export can map in each.
 HASHES = ("address", "shipping")
-PARTIAL_CHOICES = ("keep_stripe", "clear")
 
 
 def hash_parts(group: str) -> list[str]:

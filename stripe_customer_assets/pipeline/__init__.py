@@ -1,6 +1,7 @@
 """Import pipelines: Stripe customers from the mirror, filtered and transformed into tables.
 
-Plain Python (no Dagster): ``compile_pipeline(config)`` checks a configuration and
+Plain Python (no Dagster): ``PipelineConfig`` is a pipeline's checked configuration (the
+attributes of its defs.yaml), ``compile_pipeline(config)`` makes it runnable and
 ``run_pipeline(pipeline, warehouse)`` brings its table up to date. The Dagster component
 that wraps them is ``stripe_customer_assets.components.stripe_import.StripeCustomerImport``.
 """
@@ -13,21 +14,15 @@ from stripe_customer_assets.pipeline.config import (
     PropertySpec,
     Transformation,
 )
-from stripe_customer_assets.pipeline.problems import (
-    ConfigProblem,
-    PipelineConfigError,
-    PipelineRunError,
-)
+from stripe_customer_assets.pipeline.errors import PipelineRunError
 from stripe_customer_assets.pipeline.result import PipelineResult
 from stripe_customer_assets.pipeline.run import run_pipeline
 
 __all__ = [
     "Condition",
-    "ConfigProblem",
     "FilterGroup",
     "Pipeline",
     "PipelineConfig",
-    "PipelineConfigError",
     "PipelineResult",
     "PipelineRunError",
     "PropertySpec",

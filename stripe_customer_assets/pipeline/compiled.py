@@ -1,4 +1,4 @@
-"""A checked pipeline, ready to run: its model, compiled mapping, loaded Python function."""
+"""A pipeline ready to run: its model, compiled mapping, Python function, fingerprint."""
 
 from __future__ import annotations
 
@@ -10,18 +10,12 @@ from stripe_customer_assets.pipeline.config import PipelineConfig
 from stripe_customer_assets.pipeline.filters.sql import SqlFilter, compile_filter
 from stripe_customer_assets.pipeline.filters.words import describe_filter
 from stripe_customer_assets.pipeline.model import CustomerModel, build_model
-from stripe_customer_assets.pipeline.problems import PipelineConfigError
 from stripe_customer_assets.pipeline.transforms.javascript import JavaScriptTransform
 from stripe_customer_assets.pipeline.transforms.mapping import (
     CompiledExpression,
     compile_expression,
 )
-from stripe_customer_assets.pipeline.transforms.python import (
-    CustomerFunction,
-    code_fingerprint,
-    load_function,
-)
-from stripe_customer_assets.pipeline.validation import find_problems
+from stripe_customer_assets.pipeline.transforms.python import CustomerFunction, code_fingerprint
 
 
 @dataclass(frozen=True)
@@ -58,15 +52,12 @@ class Pipeline:
 
 
 def compile_pipeline(config: PipelineConfig, source: str | None = None) -> Pipeline:
-    """Check ``config`` and compile it; raises PipelineConfigError listing every problem.
+    """The runnable form of a checked configuration (validating ``PipelineConfig`` checked it).
 
     ``source`` names the file the configuration came from, for the messages.
     """
-    problems = find_problems(config)
-    if problems:
-        raise PipelineConfigError(config.name, source, problems)
     t = config.transformation
-    python = load_function(t.python) if t.python else None
+    python = t.function
     model = build_model(config.properties)
     return Pipeline(
         config=config,

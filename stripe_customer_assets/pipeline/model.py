@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from stripe_customer_assets.pipeline.config import PROPERTY_TYPES, PropertySpec
+if TYPE_CHECKING:
+    from stripe_customer_assets.pipeline.config import PropertySpec
 
 KEY_COLUMN = "stripe_customer_id"
 BOOKKEEPING_COLUMNS = ("_synced_at", "_mirror_version", "_row_hash")
@@ -68,31 +70,11 @@ class CustomerModel:
         return [(p.name, p.type, p.nullable) for p in self.properties]
 
 
-def property_problem(name: str, spec: PropertySpec | str) -> tuple[str, str] | None:
-    """(field, message) when a property declaration is wrong; None when it is fine."""
-    if not PROPERTY_NAME.match(name):
-        return "", (
-            f"property name '{name}' must start with a lower-case letter and hold only lower-case "
-            "letters, digits and '_' (at most 63); names starting with '_' are reserved"
+def build_model(properties: Mapping[str, PropertySpec]) -> CustomerModel:
+    """The model from checked declarations (``PipelineConfig.properties``)."""
+    return CustomerModel(
+        tuple(
+            ModelProperty(name, spec.type, spec.nullable, spec.description)
+            for name, spec in properties.items()
         )
-    if name == KEY_COLUMN:
-        return (
-            "",
-            f"'{KEY_COLUMN}' is the table's key and always present; choose another property name",
-        )
-    type_name = spec if isinstance(spec, str) else spec.type
-    if type_name not in PROPERTY_TYPES:
-        field = "" if isinstance(spec, str) else "type"
-        return field, f"unknown property type '{type_name}'; use one of {', '.join(PROPERTY_TYPES)}"
-    return None
-
-
-def build_model(properties: Mapping[str, PropertySpec | str]) -> CustomerModel:
-    """The model from checked declarations: ``name: type`` (nullable) or ``{type, nullable}``."""
-    built = []
-    for name, spec in properties.items():
-        if isinstance(spec, str):
-            built.append(ModelProperty(name, spec))
-        else:
-            built.append(ModelProperty(name, spec.type, spec.nullable, spec.description))
-    return CustomerModel(tuple(built))
+    )

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from stripe_customer_assets.stripe_api.customer_fields import field_problem
+
 Kind = Literal["text", "integer", "boolean", "timestamp", "json"]
 
 # Typed mirror columns and the kind of value they hold.
@@ -27,34 +29,6 @@ TYPED_COLUMNS: dict[str, Kind] = {
     "delinquent": "boolean",
 }
 JSON_COLUMNS = ("metadata", "address", "shipping")
-
-# Top-level fields of a Stripe customer (API reference, plus fields of newer API versions).
-CUSTOMER_FIELDS = frozenset(
-    {
-        *TYPED_COLUMNS,
-        *JSON_COLUMNS,
-        "object",
-        "business_name",
-        "cash_balance",
-        "customer_account",
-        "default_source",
-        "discount",
-        "individual_name",
-        "invoice_credit_balance",
-        "invoice_prefix",
-        "invoice_settings",
-        "livemode",
-        "next_invoice_sequence",
-        "preferred_locales",
-        "sources",
-        "subscriptions",
-        "tax",
-        "tax_exempt",
-        "tax_ids",
-        "test_clock",
-    }
-)
-
 
 @dataclass(frozen=True)
 class CustomerPath:
@@ -100,17 +74,11 @@ def parse_path(text: str) -> CustomerPath:
 
 
 def path_from_segments(parts: Sequence[str], text: str | None = None) -> CustomerPath:
+    """The path of ``parts``; raises ValueError when a Stripe customer has no such field
+    (checked against Stripe's customer object, ``stripe_api.customer_fields``)."""
     head = parts[0]
     text = text or ".".join(parts)
-    if head not in CUSTOMER_FIELDS:
-        where = f" in '{text}'" if text != head else ""
-        raise ValueError(
-            f"unknown customer property '{head}'{where}; use a Stripe customer field "
-            f"({', '.join(sorted(CUSTOMER_FIELDS))})"
-        )
-    if head == "metadata":
-        if len(parts) == 1:
-            return CustomerPath(text, ("metadata",))
+    if head == "metadata" and len(parts) > 1:
         key = ".".join(parts[1:])
         if not key:
             raise ValueError(f"'{text}' needs a metadata key after 'metadata.'")
@@ -120,8 +88,9 @@ def path_from_segments(parts: Sequence[str], text: str | None = None) -> Custome
         if part == "":
             raise ValueError(f"empty segment in '{text}'")
         segments.append(int(part) if part.isdigit() else part)
-    if head in TYPED_COLUMNS and len(segments) > 1:
-        raise ValueError(f"'{head}' has no fields; use '{head}' alone")
+    problem = field_problem(tuple(segments))
+    if problem:
+        raise ValueError(problem)
     return CustomerPath(text, tuple(segments))
 
 

@@ -16,7 +16,7 @@ shown by the ``reject_rate`` check instead).
 
 from __future__ import annotations
 
-from stripe_customer_assets.pipeline.problems import PipelineRunError
+from stripe_customer_assets.pipeline.errors import PipelineRunError
 from stripe_customer_assets.pipeline.rejects import Reject
 from stripe_customer_assets.pipeline.result import PipelineResult
 

@@ -25,8 +25,8 @@ from sqlalchemy.engine import Connection
 
 from stripe_customer_assets.mirror.table import DEFAULT_SCHEMA, customers_table
 from stripe_customer_assets.pipeline.compiled import Pipeline
+from stripe_customer_assets.pipeline.errors import PipelineRunError
 from stripe_customer_assets.pipeline.filters.sql import SqlFilter
-from stripe_customer_assets.pipeline.problems import PipelineRunError
 from stripe_customer_assets.pipeline.reject_guard import check_reject_threshold
 from stripe_customer_assets.pipeline.rejects import (
     Reject,

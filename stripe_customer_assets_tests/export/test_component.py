@@ -104,32 +104,67 @@ def test_the_code_version_follows_the_model_and_the_mapping_only():
 
 
 @pytest.mark.parametrize(
-    ("replace", "fragment"),
+    ("replace", "field", "fragment"),
     [
         (
             ("metadata.plan: plan", "nickname: nick"),
-            "field `fields.nickname`: 'nickname' is not a writable customer field",
+            "fields.nickname",
+            "'nickname' is not a customer field an export can write; did you mean 'name'? use one of",
         ),
-        (("stripe_field: email", "stripe_field: phone"), "field `key.stripe_field`"),
+        (
+            ("metadata.plan: plan", "address.countyr: country"),
+            "fields.address.countyr",
+            "did you mean 'address.country'?",
+        ),
+        (
+            ("stripe_field: email", "stripe_field: phone"),
+            "key.stripe_field",
+            "'phone' is not one of: email, id, metadata.<key>",
+        ),
         (
             ('"0 * * * *"', '"every hour"'),
-            "field `schedule`: 'every hour' is not a valid cron string",
+            "schedule",
+            "'every hour' is not a valid cron expression; use five fields",
         ),
-        (("model_file: model.sql", "model_file: missing.sql"), "field `model_file`"),
+        (
+            ("model_file: model.sql", "model_file: missing.sql"),
+            "model_file",
+            "missing.sql does not exist",
+        ),
+        (
+            ("  deps: [crm_src/accounts]", "  deps: [crm_src/accounts]\n  behavior: upsert"),
+            "behavior",
+            "Input should be 'update_or_create', 'update_only' or 'create_only'",
+        ),
+        (
+            ("  deps: [crm_src/accounts]", "  deps: [crm_src/accounts]\n  colour: blue"),
+            "colour",
+            "unknown attribute 'colour'; use one of: name, description, model, model_file",
+        ),
     ],
 )
-def test_config_errors_fail_at_load_naming_the_file_line_and_field(replace, fragment):
+def test_config_errors_fail_at_load_naming_the_file_line_and_field(replace, field, fragment):
+    yaml_text = YAML.format(enabled="true").replace(*replace)
+    line = next(
+        i
+        for i, text in enumerate(textwrap.dedent(yaml_text).splitlines(), 1)
+        if replace[1].split("\n")[-1].strip() in text
+    )
     with pytest.raises(Exception) as err:
-        load(YAML.format(enabled="true").replace(*replace))
+        load(yaml_text)
     message = str(err.value) + str(err.value.__cause__ or "")
-    assert fragment in message
-    assert re.search(r"crm/defs\.yaml:\d+: sync 'crm', field", message)
+    where = re.escape(f"attributes.{field} at ") + rf"\S*crm/defs\.yaml:{line}`\n  (.*)"
+    found = re.search(where, message)
+    assert found, message
+    assert fragment in found.group(1)
 
 
-def test_an_unknown_attribute_is_refused_with_its_line():
-    with pytest.raises(Exception) as err:
-        load(YAML.format(enabled="true") + "  colour: blue\n")
-    assert "colour" in str(err.value.__cause__)
+def test_the_yaml_key_model_is_the_sql():
+    yaml_text = YAML.format(enabled="true").replace(
+        "model_file: model.sql", "model: SELECT 'b@example.com' AS email;"
+    )
+    defs, _ = load(yaml_text)
+    assert defs.resolve_assets_def("crm_plan") is not None
 
 
 def resources(standin, warehouse_url, mirror_schema):

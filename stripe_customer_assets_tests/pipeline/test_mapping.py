@@ -100,7 +100,9 @@ def test_a_function_that_cannot_read_a_value_rejects_the_customer_with_its_prope
         ("lowr(email)", "unknown function 'lowr'"),
         ("lower(email, name)", "lower() takes 1 argument"),
         ("split_part(email, '@')", "split_part() takes 3 arguments"),
-        ("lower(emial)", "unknown customer property 'emial'"),
+        ("lower(emial)", "unknown field 'emial'; did you mean 'email'?"),
+        ("address.countyr", "unknown field 'countyr' in 'address.countyr'; did you mean 'country'?"),
+        ("lower(tax.location.county)", "tax.location has: country, source, state"),
         ("lower(email", "expected ',' or ')'"),
         ("'open", "unterminated string"),
         ("email name", "unexpected text"),
@@ -116,7 +118,7 @@ def test_paths_reach_quoted_metadata_keys_and_list_items():
     assert compile_expression('metadata."my key"').evaluate(body) == "v"
     assert compile_expression("metadata.a.b").evaluate(body) == "dotted"
     assert compile_expression("preferred_locales.1").evaluate(body) == "fr"
-    assert compile_expression("address.missing.deeper").evaluate(body) is None
+    assert compile_expression("tax.location.country").evaluate(body) is None  # absent: null
 
 
 def test_split_part_refuses_an_index_below_one():

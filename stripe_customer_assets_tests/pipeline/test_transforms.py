@@ -36,7 +36,7 @@ def test_python_and_javascript_transforms_build_the_same_table(mirror, target_sc
         f"{target_schema}.by_python",
         name="by_python",
         schema=PRO_MODEL,
-        transformation={"python": "stripe_customer_assets.pipeline.examples:pro_customer"},
+        transformation={"python": "stripe_customer_assets.defs.pro_customers.transform:pro_customer"},
     )
     javascript = pipeline(
         f"{target_schema}.by_javascript",

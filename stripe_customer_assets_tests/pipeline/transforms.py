@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-# The same logic as stripe_customer_assets.pipeline.examples:pro_customer, in JavaScript.
+# The same logic as stripe_customer_assets.defs.pro_customers.transform:pro_customer, in JavaScript.
 PRO_CUSTOMER_JS = """
 function transform(customer) {
   let metadata = customer.metadata;

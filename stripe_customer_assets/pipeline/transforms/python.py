@@ -1,5 +1,8 @@
 """Python transforms: ``module:function``, called once per customer.
 
+``.module:function`` names a module beside the pipeline's defs.yaml (``.transform:pro_customer``
+is ``transform.py`` in that folder), imported within the folder's package.
+
 Signature: ``function(customer: dict) -> dict | None``. ``customer`` is the Stripe customer
 as Stripe returned it (``created`` in epoch seconds, ``metadata`` a dict). The function
 returns model properties (a dict), or None to leave the customer out of the table. An
@@ -21,14 +24,23 @@ from typing import Any
 CustomerFunction = Callable[[dict[str, Any]], dict[str, Any] | None]
 
 
-def load_function(spec: str) -> CustomerFunction:
-    """Import ``module:function``; raises ValueError saying what is missing."""
+def load_function(spec: str, package: str | None = None) -> CustomerFunction:
+    """Import ``module:function`` (``.module:function``: within ``package``, the defs.yaml's
+    folder); raises ValueError saying what is missing."""
     module_name, sep, function_name = (spec or "").partition(":")
     if not sep or not module_name.strip() or not function_name.strip():
         raise ValueError(
-            f"'{spec}' must be 'module:function', e.g. my_project.transforms:customer_row"
+            f"'{spec}' must be 'module:function', e.g. my_project.transforms:customer_row, or "
+            "'.module:function' for a module beside the defs.yaml, e.g. .transform:customer_row"
         )
     module_name, function_name = module_name.strip(), function_name.strip()
+    if module_name.startswith("."):
+        if package is None:
+            raise ValueError(
+                f"'{spec}' is relative to a defs.yaml, and this configuration has none; "
+                "use 'package.module:function'"
+            )
+        module_name = package + module_name
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:

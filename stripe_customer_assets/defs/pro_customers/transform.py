@@ -1,4 +1,4 @@
-"""Example Python transforms, used by the shipped pipelines (defs/pro_customers).
+"""The Python transform of the pipeline pro_customers (``python: .transform:pro_customer``).
 
 A transform takes the Stripe customer (a dict, as Stripe returned it; treat it as read-only)
 and returns model properties, or None to leave the customer out of the table.
