@@ -13,7 +13,6 @@ plus ``<sync>_job`` (mirror, plan, sync) and the automation conditions of ``sche
 """
 
 import time
-from collections.abc import Callable
 
 import dagster as dg
 
@@ -44,7 +43,6 @@ from stripe_customer_assets.lib.automation import (
     plan_automated,
     plan_condition,
     sync_condition,
-    valid_cron,
 )
 from stripe_customer_assets.lib.keys import (
     ENABLED_TAG,
@@ -74,23 +72,12 @@ class StripeCustomerExport(YamlModelComponent, ExportConfig):
         return export_defs(self, example=self.example)
 
 
-def export_defs(
-    config: ExportConfig,
-    locate: Callable[[tuple[str, ...], str], str] | None = None,
-    *,
-    example: bool = False,
-) -> dg.Definitions:
+def export_defs(config: ExportConfig, *, example: bool = False) -> dg.Definitions:
     """The sync's assets and job (``example``: writes only to the stand-in).
 
     ``<sync>_job`` runs the mirror, the plan and the sync: the mirror first, so the plan reads
     a fresh mirror. Automation (``lib/automation.py``) runs them together too.
     """
-    if config.schedule and not valid_cron(config.schedule):
-        message = (
-            f"sync '{config.name}', field `schedule`: {config.schedule!r} is not a valid "
-            "cron string (five fields, e.g. '0 * * * *')"
-        )
-        raise dg.DagsterInvalidDefinitionError(locate(("schedule",), message) if locate else message)
     plan_asset, sync_asset = build_plan_asset(config), build_sync_asset(config, example=example)
     job = dg.define_asset_job(
         f"{config.name}_job",

@@ -21,7 +21,6 @@ after it does.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import warnings
@@ -33,15 +32,6 @@ import dagster as dg
 from stripe_customer_assets.lib.keys import MIRROR_KEY
 
 AC = dg.AutomationCondition
-
-
-def valid_cron(cron: str) -> bool:
-    """Whether Dagster can evaluate ``cron`` (the check its schedules make)."""
-    try:
-        dg.ScheduleDefinition(name="cron_check", cron_schedule=cron, target=dg.AssetSelection.all())
-    except dg.DagsterInvalidDefinitionError:
-        return False
-    return True
 
 
 def mirror_condition() -> dg.AutomationCondition:
@@ -133,10 +123,17 @@ def code_version(parts: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _export_fields() -> set[str]:
+    from stripe_customer_assets.export.config import ExportConfig
+
+    return set(ExportConfig.model_fields)
+
+
 def export_code_version(config: Any) -> str:
     """An export sync's (``ExportConfig``): its model SQL and how it maps, not its name,
     description, lineage or automation."""
-    parts = dataclasses.asdict(config)
+    # Only the sync's own attributes (ExportConfig's), whichever class carries them.
+    parts = config.model_dump(include=_export_fields())
     for name in ("name", "description", "deps", "schedule", "enabled", "model_file"):
         parts.pop(name, None)
     return code_version(parts)
