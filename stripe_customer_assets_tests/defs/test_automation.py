@@ -17,7 +17,7 @@ from dagster.components.testing import create_defs_folder_sandbox
 
 from stripe_customer_assets.defs.mirror.assets import stripe_customers
 from stripe_customer_assets.lib.keys import MIRROR_KEY
-from stripe_customer_assets_tests.pipeline.test_component import pipeline_yaml
+from stripe_customer_assets_tests.components.test_stripe_import import pipeline_yaml
 
 PIPELINE = dg.AssetKey(["analytics", "pro_customers"])
 PLAN, SYNC = dg.AssetKey("crm_plan"), dg.AssetKey("crm")

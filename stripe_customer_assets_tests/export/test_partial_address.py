@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from stripe_customer_assets.export import parse_config
 from stripe_customer_assets.export.preview import markdown_preview
+from stripe_customer_assets_tests.components.test_stripe_export import YAML, load
 from stripe_customer_assets_tests.export.support import account, export_config, write_accounts
-from stripe_customer_assets_tests.export.test_component import YAML, load
 
 COUNTRY_ONLY = {"name": "full_name", "address.country": "country"}
 HOME = {

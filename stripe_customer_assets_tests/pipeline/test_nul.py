@@ -7,7 +7,7 @@ import json
 from stripe_customer_assets.pipeline.rejects import rejects_table
 from stripe_customer_assets_tests.pipeline.support import customer, pipeline, run, table_rows
 
-MODULE = "stripe_customer_assets_tests.pipeline.transforms"
+MODULE = "stripe_customer_assets_tests.pipeline.transforms.samples"
 
 
 def test_values_and_reject_reasons_with_a_nul_land_and_the_run_goes_on(mirror, table):

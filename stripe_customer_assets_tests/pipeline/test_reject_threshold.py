@@ -14,10 +14,10 @@ from stripe_customer_assets.pipeline.reject_guard import RejectThresholdError
 from stripe_customer_assets.pipeline.rejects import rejects_table
 from stripe_customer_assets.pipeline.state import state_table
 from stripe_customer_assets.warehouse import quote_table
-from stripe_customer_assets_tests.pipeline import transforms
 from stripe_customer_assets_tests.pipeline.support import customer, pipeline, run
+from stripe_customer_assets_tests.pipeline.transforms import samples as transforms
 
-MODULE = "stripe_customer_assets_tests.pipeline.transforms"
+MODULE = "stripe_customer_assets_tests.pipeline.transforms.samples"
 SCORED = {"schema": {"score": "integer"}, "transformation": {"python": f"{MODULE}:score_unless_broken"}}
 
 
@@ -53,7 +53,7 @@ def test_a_transform_raising_for_90_percent_keeps_every_row_full_rebuild_and_inc
     message = failing_run(p, mirror, full_rebuild=True)
     assert "import pipeline 'test_pipeline' rejected 90 customers (90.0% of the 100 customers it processed)" in message
     assert "more than max_reject_rate 1.0%: nothing was written, table" in message and "keeps its 100 rows" in message
-    assert "cus_00001: python stripe_customer_assets_tests.pipeline.transforms:score_unless_broken: " in message
+    assert "cus_00001: python stripe_customer_assets_tests.pipeline.transforms.samples:score_unless_broken: " in message
     assert "RuntimeError: scoring service unavailable for cus_00001" in message
     assert "... and 85 more" in message
     assert snapshot(mirror, table) == before

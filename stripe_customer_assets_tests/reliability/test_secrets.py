@@ -18,11 +18,7 @@ import pytest
 from dagster.components.testing import create_defs_folder_sandbox
 from dagster_shared.serdes import serialize_value
 
-from stripe_customer_assets.defs.mirror.assets import (
-    mirror_fresh,
-    mirror_ids_unique,
-    stripe_customers,
-)
+from stripe_customer_assets.defs.mirror.assets import stripe_customers
 from stripe_customer_assets.resources import stripe_resource_from_env, warehouse_resource_from_env
 from stripe_customer_assets.stripe_api import StripeAccessError, StripeApi
 from stripe_customer_assets.warehouse import Warehouse
@@ -69,7 +65,6 @@ def project_defs(sandbox) -> dg.Definitions:
         *built,
         dg.Definitions(
             assets=[stripe_customers],
-            asset_checks=[mirror_ids_unique, mirror_fresh],
             resources={
                 "stripe": stripe_resource_from_env(),
                 "warehouse": warehouse_resource_from_env(),

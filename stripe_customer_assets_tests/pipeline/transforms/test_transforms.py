@@ -7,9 +7,9 @@ import time
 import pytest
 
 from stripe_customer_assets_tests.pipeline.support import customer, pipeline, run, table_rows
-from stripe_customer_assets_tests.pipeline.transforms import PRO_CUSTOMER_JS
+from stripe_customer_assets_tests.pipeline.transforms.samples import PRO_CUSTOMER_JS
 
-MODULE = "stripe_customer_assets_tests.pipeline.transforms"
+MODULE = "stripe_customer_assets_tests.pipeline.transforms.samples"
 PRO_MODEL = {"email": "string", "external_id": "string", "region": "string"}
 
 

@@ -14,13 +14,13 @@ from stripe_customer_assets.export import Plan, PlanEntry, read_state
 from stripe_customer_assets.export.age import while_fresh
 from stripe_customer_assets.lib.keys import MIRROR_KEY
 from stripe_customer_assets.resources import StripeResource
+from stripe_customer_assets_tests.components.test_stripe_export import resources, with_mirror
 from stripe_customer_assets_tests.export.support import (
     account,
     export_config,
     seed_customer,
     write_accounts,
 )
-from stripe_customer_assets_tests.export.test_component import resources, with_mirror
 from stripe_standin import STANDIN_API_KEY, Fault
 
 

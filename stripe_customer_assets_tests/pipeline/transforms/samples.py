@@ -1,4 +1,4 @@
-"""Python transforms the tests configure as ``stripe_customer_assets_tests.pipeline.transforms:<name>``."""
+"""Python transforms the tests configure as ``stripe_customer_assets_tests.pipeline.transforms.samples:<name>``."""
 
 from __future__ import annotations
 
