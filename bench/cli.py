@@ -22,6 +22,7 @@ from bench.ceiling import ceiling_rows
 from bench.defaults import ACCOUNT_RATE, defaults_rows
 from bench.export import changed_rows_model, creates_updates_model, export_rows, run_export
 from bench.incremental import incremental_rows
+from bench.launch import launch_rows, run_launch
 from bench.memory import memory_rows, scan_in_child
 from bench.naive import naive_export, naive_import
 from bench.policy import policy_rows
@@ -33,7 +34,7 @@ from bench.upsert import mirror_frame, upsert_once, upsert_rows
 from bench.warehouses import POSTGRES_URL, duckdb_warehouse, postgres_reachable, postgres_schema
 from stripe_customer_assets.warehouse import Warehouse
 
-SCENARIOS = ("ceiling", "profile", "schedule", "scan", "incremental", "export", "defaults", "upsert", "memory")
+SCENARIOS = ("ceiling", "profile", "schedule", "scan", "incremental", "export", "defaults", "upsert", "memory", "launch")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class Sizes:
     defaults_customers: int = 30_000
     defaults_creates: int = 1_000
     defaults_updates: int = 1_000
+    launch_customers: int = 20_000
+    launch_rounds: int = 5
 
 
 FULL = Sizes()
@@ -78,6 +81,8 @@ SMOKE = Sizes(
     defaults_customers=2_000,
     defaults_creates=50,
     defaults_updates=50,
+    launch_customers=1_000,
+    launch_rounds=1,
 )
 
 
@@ -241,6 +246,14 @@ def run_large_scan(sizes: Sizes) -> list[Row]:
     return memory_rows(sizes.large_customers, sizes.large_rate, child)
 
 
+def run_launches(sizes: Sizes, work: str) -> list[Row]:
+    settings = StandinSettings(customers=sizes.launch_customers, latency_read=0.0, latency_write=0.0)
+    with StandinProcess(settings) as standin:
+        _say(f"dg launch end to end: {sizes.launch_rounds} rounds, {sizes.launch_customers:,} customers, no latency")
+        results = run_launch(standin, Path(tempfile.mkdtemp(dir=work)), sizes.launch_customers, sizes.launch_rounds, _say)
+    return launch_rows(sizes.launch_customers, results)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: a check that every scenario runs")
@@ -276,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += run_upserts(sizes)
         if "memory" in wanted:
             rows += run_large_scan(sizes)
+        if "launch" in wanted:
+            rows += run_launches(sizes, work)
     context["seconds"] = time.perf_counter() - started
     context["load_average_at_end"] = os.getloadavg()
     print(table(rows, markdown=args.markdown))

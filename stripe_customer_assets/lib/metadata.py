@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import pandas as pd
 
 from stripe_customer_assets.mirror.sync import MirrorResult
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def preview(df: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
@@ -21,7 +24,7 @@ def preview(df: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
 
 
 def _short(value: Any, width: int = 60) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     text = str(value).replace("|", "\\|").replace("\n", " ")
     return text if len(text) <= width else text[: width - 1] + "…"

@@ -33,9 +33,8 @@ import math
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -59,6 +58,9 @@ from stripe_customer_assets.stripe_api import StripeApi, StripeRequestError
 from stripe_customer_assets.warehouse import Warehouse, staged_arrow
 from stripe_customer_assets.warehouse.ddl import ensure_table
 from stripe_customer_assets.warehouse.names import qualified
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +200,7 @@ class EventStage:
             self.add(json.dumps({"data": [_with_normalized(e, self.pinned) for e in events]}, ensure_ascii=False))
 
     def flush(self) -> None:
+        import pyarrow as pa
         if not self._bodies:
             return
         table = pa.table({"body": pa.array(self._bodies, pa.string())})

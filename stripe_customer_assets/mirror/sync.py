@@ -26,7 +26,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -430,6 +429,7 @@ class _ScanWriter:
         self._created = True
 
     def _write(self, conn: Connection, bodies: list[str], keeps: list[int], rows: int) -> None:
+        import pyarrow as pa
         started = time.monotonic()
         table = pa.table({"body": pa.array(bodies, pa.string()), "keep": pa.array(keeps, pa.int32())})
         dialect = conn.dialect.name

@@ -16,9 +16,8 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.pool import NullPool
@@ -26,6 +25,9 @@ from sqlalchemy.pool import NullPool
 from stripe_customer_assets.warehouse.ddl import ensure_schema
 from stripe_customer_assets.warehouse.errors import WarehouseError, bad_url, explain, masked
 from stripe_customer_assets.warehouse.names import InvalidNameError, qualified, split_qualified
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def quote_table(name: str) -> str:
@@ -220,6 +222,7 @@ class Warehouse:
 
 
 def frame_from(conn: Connection, sql: str | sa.sql.ClauseElement, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    import pandas as pd
     statement = sa.text(sql) if isinstance(sql, str) else sql
     result = conn.execute(statement, params or {})
     return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
