@@ -200,9 +200,10 @@ class EventStage:
             self.add(json.dumps({"data": [_with_normalized(e, self.pinned) for e in events]}, ensure_ascii=False))
 
     def flush(self) -> None:
-        import pyarrow as pa
         if not self._bodies:
             return
+        import pyarrow as pa
+
         table = pa.table({"body": pa.array(self._bodies, pa.string())})
         self._bodies, self._bytes = [], 0
         bounded(self.warehouse, lambda conn: self._insert(conn, table))
