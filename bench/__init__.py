@@ -18,6 +18,9 @@ and the naive baseline measured in the same run:
 5. full scan of a large account in a process of its own: peak memory, CPU per 1,000
 6. Stripe's default limits (100/s account, 25/s per endpoint): a scan runs at one
    endpoint's rate; an export's creates and updates, two endpoints, run side by side
+7. a run as a user starts it, ``dg launch`` under ``/usr/bin/time``: the mirror with nothing
+   to do and a full scan of N customers, next to a trivial one-asset Dagster job (the floor)
+   and the naive script (``python -m bench --only launch``)
 
 plus the stand-in's own ceiling and a step-by-step profile of the client's CPU. Results and
 the machine they came from are in BENCHMARKS.md.

@@ -22,6 +22,7 @@ from bench.ceiling import ceiling_rows
 from bench.defaults import ACCOUNT_RATE, defaults_rows
 from bench.export import changed_rows_model, creates_updates_model, export_rows, run_export
 from bench.incremental import incremental_rows
+from bench.launch import launch_rows, run_launch
 from bench.memory import memory_rows, scan_in_child
 from bench.naive import naive_export, naive_import
 from bench.policy import policy_rows
@@ -33,7 +34,7 @@ from bench.upsert import mirror_frame, upsert_once, upsert_rows
 from bench.warehouses import POSTGRES_URL, duckdb_warehouse, postgres_reachable, postgres_schema
 from stripe_customer_assets.warehouse import Warehouse
 
-SCENARIOS = ("ceiling", "profile", "schedule", "scan", "incremental", "export", "defaults", "upsert", "memory")
+SCENARIOS = ("ceiling", "profile", "schedule", "scan", "incremental", "export", "defaults", "upsert", "memory", "launch")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class Sizes:
     defaults_customers: int = 30_000
     defaults_creates: int = 1_000
     defaults_updates: int = 1_000
+    launch_customers: int = 20_000
+    launch_rounds: int = 5
 
 
 FULL = Sizes()
@@ -78,6 +81,8 @@ SMOKE = Sizes(
     defaults_customers=2_000,
     defaults_creates=50,
     defaults_updates=50,
+    launch_customers=1_000,
+    launch_rounds=1,
 )
 
 
@@ -241,12 +246,27 @@ def run_large_scan(sizes: Sizes) -> list[Row]:
     return memory_rows(sizes.large_customers, sizes.large_rate, child)
 
 
+def run_launches(sizes: Sizes, work: str, compare_with: Path | None) -> list[Row]:
+    settings = StandinSettings(customers=sizes.launch_customers, latency_read=0.0, latency_write=0.0)
+    with StandinProcess(settings) as standin:
+        _say(f"dg launch end to end: {sizes.launch_rounds} rounds, {sizes.launch_customers:,} customers, no latency")
+        results = run_launch(
+            standin, Path(tempfile.mkdtemp(dir=work)), sizes.launch_customers, sizes.launch_rounds, _say, compare_with
+        )
+    return launch_rows(sizes.launch_customers, results)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: a check that every scenario runs")
     parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {', '.join(SCENARIOS)}")
     parser.add_argument("--runs", type=int, help="full scans per rate (the median is reported)")
     parser.add_argument("--customers", type=int, help="N for the scan, incremental and export scenarios")
+    parser.add_argument("--rounds", type=int, help="rounds of the launch scenario (the median is reported)")
+    parser.add_argument(
+        "--compare-with", metavar="CHECKOUT",
+        help="launch scenario: also measure the mirror runs of another checkout (with its own .venv) in the same rounds",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write every row and its details as JSON")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = parser.parse_args(argv)
@@ -257,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = SMOKE if args.smoke else FULL
     if args.runs:
         sizes = dataclasses.replace(sizes, runs=args.runs)
+    if args.rounds:
+        sizes = dataclasses.replace(sizes, launch_rounds=args.rounds)
     if args.customers:
         sizes = dataclasses.replace(sizes, customers=args.customers)
     context = {"machine": machine(), "sizes": dataclasses.asdict(sizes), "command": " ".join(["python -m bench", *(argv or sys.argv[1:])])}
@@ -276,11 +298,13 @@ def main(argv: list[str] | None = None) -> int:
             rows += run_upserts(sizes)
         if "memory" in wanted:
             rows += run_large_scan(sizes)
+        if "launch" in wanted:
+            rows += run_launches(sizes, work, Path(args.compare_with).resolve() if args.compare_with else None)
     context["seconds"] = time.perf_counter() - started
     context["load_average_at_end"] = os.getloadavg()
     print(table(rows, markdown=args.markdown))
     for row in rows:
-        if row.scenario in ("full scan", "large scan CPU"):
+        if row.scenario in ("full scan", "large scan CPU", "dg launch"):
             print(f"  {row.scenario} {row.label}: {_brief(row.details)}")
     print(f"machine: {context['machine']['cpus']} CPUs ({context['machine']['cpu_model']}), "
           f"{context['machine']['memory']}, load {context['machine']['load_average_at_start']} -> {context['load_average_at_end']}; "
@@ -291,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _brief(details: dict[str, Any]) -> str:
-    keys = ("list_s", "commit_s", "cpu_ms_per_1000", "rate_limited", "slices", "empty_pages", "cores_busy", "ms_per_1000")
+    keys = ("list_s", "commit_s", "cpu_ms_per_1000", "rate_limited", "slices", "empty_pages", "cores_busy", "ms_per_1000",
+            "vs_floor", "cpu_s", "cpu_vs_floor", "peak_rss_mb", "naive_vs_full_scan", "naive_cpu_s", "naive_peak_rss_mb")
     parts = []
     for key in keys:
         if key in details:

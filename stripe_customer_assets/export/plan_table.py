@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+import math
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy.engine import Connection
 
 from stripe_customer_assets.export.config import ExportConfig
@@ -25,6 +25,9 @@ from stripe_customer_assets.warehouse import Warehouse, upsert_frame, write_fram
 from stripe_customer_assets.warehouse.ddl import ensure_table
 from stripe_customer_assets.warehouse.engine import frame_from
 from stripe_customer_assets.warehouse.names import Table, qualified, quote_ident
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TEXT_COLUMNS = [
     "key",
@@ -77,6 +80,7 @@ def _dumps(value: Any) -> str | None:
 
 
 def plan_frame(plan: Plan) -> pd.DataFrame:
+    import pandas as pd
     records = [
         {
             "entry": i,
@@ -127,6 +131,7 @@ def ensure_plans_table(conn: Connection, config: ExportConfig) -> None:
 
 
 def plans_frame(plan: Plan) -> pd.DataFrame:
+    import pandas as pd
     summary = plan.summary
     record = {
         "plan_id": plan.plan_id,
@@ -155,6 +160,7 @@ def store_plan(warehouse: Warehouse, config: ExportConfig, plan: Plan) -> None:
 
 def load_plan(warehouse: Warehouse, config: ExportConfig) -> Plan | None:
     """The stored plan, or None when the sync was never planned."""
+    import pandas as pd
     with warehouse.begin() as conn:
         ensure_plan_table(conn, config)
         ensure_plans_table(conn, config)
@@ -194,11 +200,11 @@ def load_plan(warehouse: Warehouse, config: ExportConfig) -> Plan | None:
 
 
 def _text(value: Any) -> str | None:
-    return None if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
 def _loads(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and pd.isna(value)) or value == "null":
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value == "null":
         return None
     # Most entries are unchanged rows whose JSON columns hold nothing: no parse for those.
     if value == "{}":

@@ -16,9 +16,8 @@ in-flight batch); the run ends by rewriting the table to exactly the plan's keys
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -27,6 +26,9 @@ from stripe_customer_assets.warehouse import Warehouse, upsert_frame, write_fram
 from stripe_customer_assets.warehouse.ddl import ensure_table
 from stripe_customer_assets.warehouse.engine import frame_from
 from stripe_customer_assets.warehouse.names import Table, qualified
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 STATE_COLUMNS = [
     "key",
@@ -72,6 +74,7 @@ def ensure_state_table(conn: Connection, config: ExportConfig) -> None:
 
 
 def state_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    import pandas as pd
     df = pd.DataFrame.from_records(rows, columns=STATE_COLUMNS)
     for col in STATE_COLUMNS:
         if col in _TIME_COLUMNS:
@@ -131,6 +134,7 @@ def replace_state(warehouse: Warehouse, config: ExportConfig, rows: list[dict[st
 
 
 def _missing(value: Any) -> bool:
+    import pandas as pd
     try:
         return value is None or bool(pd.isna(value))
     except (TypeError, ValueError):

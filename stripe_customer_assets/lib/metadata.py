@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import pandas as pd
 
 from stripe_customer_assets.mirror.sync import MirrorResult
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def preview(df: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
     """A small markdown table; JSON-ish cells are shortened."""
-    if df.empty:
+    return preview_rows(list(df.columns), df.head(rows).itertuples(index=False))
+
+
+def preview_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> dg.MetadataValue:
+    """``preview`` of rows as a query returns them (no pandas needed: a run that changed
+    nothing stays cheap)."""
+    from tabulate import tabulate
+
+    shown = [[_short(v) for v in row] for row in rows]
+    if not shown:
         return dg.MetadataValue.md("_no rows_")
-    shown = df.head(rows).copy()
-    for col in shown.columns:
-        shown[col] = shown[col].map(lambda v: _short(v))
-    return dg.MetadataValue.md(shown.to_markdown(index=False))
+    return dg.MetadataValue.md(tabulate(shown, headers=list(columns), tablefmt="pipe", showindex=False))
 
 
 def _short(value: Any, width: int = 60) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     text = str(value).replace("|", "\\|").replace("\n", " ")
     return text if len(text) <= width else text[: width - 1] + "…"

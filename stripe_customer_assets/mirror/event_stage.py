@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
 from sqlalchemy.engine import Connection
 
 from stripe_customer_assets.mirror.events import CUSTOMER_EVENT_TYPES, PAGE_SIZE
@@ -22,6 +21,9 @@ from stripe_customer_assets.stripe_api import StripeApi
 from stripe_customer_assets.warehouse import Warehouse, staged_arrow
 from stripe_customer_assets.warehouse.memory import bound_memory, bounded
 from stripe_customer_assets.warehouse.names import Table, qualified
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # Pages are written to the stage once this much text is buffered (or at the end).
 STAGE_FLUSH_BYTES = 1024 * 1024
@@ -106,6 +108,8 @@ class EventStage:
     def flush(self) -> None:
         if not self._bodies:
             return
+        import pyarrow as pa  # only a run with events to stage pays for it
+
         table = pa.table({"body": pa.array(self._bodies, pa.string())})
         self._bodies, self._bytes = [], 0
         bounded(self.warehouse, lambda conn: self._insert(conn, table))

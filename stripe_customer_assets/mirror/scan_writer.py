@@ -14,7 +14,6 @@ import queue
 import threading
 import time
 
-import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -173,6 +172,8 @@ class ScanWriter:
         self._created = True
 
     def _write(self, conn: Connection, bodies: list[str], keeps: list[int], rows: int) -> None:
+        import pyarrow as pa  # a full scan's only; an incremental run never loads it
+
         started = time.monotonic()
         table = pa.table({"body": pa.array(bodies, pa.string()), "keep": pa.array(keeps, pa.int32())})
         dialect = conn.dialect.name

@@ -22,15 +22,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from stripe_customer_assets.warehouse.ddl import ensure, ensure_schema, lock_ddl, table_exists
 from stripe_customer_assets.warehouse.names import Table, qualified, quote_ident
 from stripe_customer_assets.warehouse.nul import JSON_NUL_ESCAPE, JSON_NUL_REPLACEMENT
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_SCHEMA = "stripe"
 
@@ -214,6 +216,7 @@ def customer_row(customer: dict[str, Any]) -> dict[str, Any]:
 
 def rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """A typed frame of mirror rows (without bookkeeping columns)."""
+    import pandas as pd
     df = pd.DataFrame.from_records(rows, columns=CUSTOMER_COLUMNS[:13])
     df["created"] = pd.to_datetime(df["created"], utc=True)
     df["balance"] = df["balance"].astype("Int64")

@@ -12,7 +12,6 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -78,6 +77,7 @@ def write_rejects(
     now: dt.datetime,
 ) -> None:
     """Record rejects (their customers' earlier rejects must be cleared first)."""
+    import pandas as pd
     if not rejects:
         return
     frame = pd.DataFrame(

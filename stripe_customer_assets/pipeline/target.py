@@ -11,9 +11,8 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -22,6 +21,9 @@ from stripe_customer_assets.warehouse import quote_table, upsert_frame
 from stripe_customer_assets.warehouse.ddl import ensure_schema
 from stripe_customer_assets.warehouse.engine import split_table
 from stripe_customer_assets.warehouse.names import quote_ident
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ID_CHUNK = 1000
 _KEY = quote_ident(KEY_COLUMN)
@@ -123,6 +125,7 @@ def upsert_rows(
 
 def rows_frame(model: CustomerModel, rows: list[TargetRow], synced_at: dt.datetime) -> pd.DataFrame:
     """A frame typed per column, so both bulk paths read the types right."""
+    import pandas as pd
     data: dict[str, pd.Series] = {
         KEY_COLUMN: pd.Series([r.customer_id for r in rows], dtype=object)
     }
@@ -157,6 +160,7 @@ def removed_by_filter(
 
 
 def table_preview(conn: Connection, table: str, limit: int = 10) -> pd.DataFrame:
+    import pandas as pd
     result = conn.execute(
         sa.text(
             f"SELECT * FROM {quote_table(table)} ORDER BY {quote_ident('_synced_at')} DESC, {_KEY} LIMIT :limit"

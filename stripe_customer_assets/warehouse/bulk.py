@@ -18,10 +18,8 @@ import csv
 import io
 import uuid
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pa_csv
 from sqlalchemy.engine import Connection
 
 from stripe_customer_assets.warehouse.names import quote_ident
@@ -33,6 +31,10 @@ from stripe_customer_assets.warehouse.nul import (
     json_columns,
 )
 
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
 NULL_MARKER = "__sca_null_7f3e9b__"
 
 
@@ -40,6 +42,7 @@ NULL_MARKER = "__sca_null_7f3e9b__"
 
 def _arrow(df: pd.DataFrame) -> pa.Table | None:
     """``df`` as Arrow, or None when a column does not convert (mixed Python objects)."""
+    import pyarrow as pa
     try:
         return pa.Table.from_pandas(df, preserve_index=False)
     except (pa.ArrowException, TypeError, ValueError):
@@ -52,6 +55,7 @@ def copy_arrow(conn: Connection, table_sql: str, table: pa.Table) -> None:
     Arrow's CSV quotes every string, so an empty string stays one; NULL is an empty field.
     A NUL character (which PostgreSQL cannot hold) is written as ``\\u0000`` (``nul.py``).
     """
+    import pyarrow.csv as pa_csv
     table = arrow_for_postgres(conn, table_sql, table)
     cols = ", ".join(quote_ident(name) for name in table.column_names)
     buffer = io.BytesIO()

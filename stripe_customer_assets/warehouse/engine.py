@@ -16,15 +16,17 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.pool import NullPool
 
 from stripe_customer_assets.warehouse.errors import WarehouseError, bad_url, explain, masked
 from stripe_customer_assets.warehouse.names import InvalidNameError, Table, parse_table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def quote_table(name: str) -> Table:
@@ -207,6 +209,7 @@ class Warehouse:
 
 
 def frame_from(conn: Connection, sql: str | sa.sql.ClauseElement, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    import pandas as pd
     statement = sa.text(sql) if isinstance(sql, str) else sql
     result = conn.execute(statement, params or {})
     return pd.DataFrame(result.fetchall(), columns=list(result.keys()))

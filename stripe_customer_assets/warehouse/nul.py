@@ -15,10 +15,12 @@ same afterwards.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from sqlalchemy.engine import Connection
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 NUL = "\x00"
 NUL_TEXT = "\\u0000"
@@ -50,11 +52,14 @@ def json_columns(conn: Connection, table_sql: str) -> set[str]:
 
 
 def _has(column: pa.ChunkedArray | pa.Array, text: str) -> bool:
+    import pyarrow.compute as pc
     return bool(pc.any(pc.match_substring(column, text)).as_py())
 
 
 def arrow_for_postgres(conn: Connection, table_sql: str, table: pa.Table) -> pa.Table:
     """``table`` with every NUL stored as ``\\u0000`` (see the module); unchanged without one."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
     json_cols: set[str] | None = None
     for index, field in enumerate(table.schema):
         if not (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)):

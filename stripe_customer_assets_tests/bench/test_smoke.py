@@ -49,6 +49,7 @@ def test_smoke_run_reports_every_scenario_with_its_ideal_and_baseline(smoke):
         "large scan CPU",
         "default limits: full scan",
         "default limits: export",
+        "dg launch",
     } <= scenarios
     for row in rows:
         if row["scenario"] in ("full scan", "export apply step", "export throughput"):
@@ -57,6 +58,10 @@ def test_smoke_run_reports_every_scenario_with_its_ideal_and_baseline(smoke):
             assert row["ratio"] <= 1.0, row  # nothing beats the rate limit
     scans = [r for r in rows if r["scenario"] == "full scan"]
     assert {r["label"].split("R=")[1] for r in scans} == {"25/s", "100/s"}
+    launches = {r["label"].split(" (")[0].split(",")[0]: r for r in rows if r["scenario"] == "dg launch"}
+    assert {"trivial one-asset job", "stripe/customers"} <= set(launches), launches
+    full = next(r for r in rows if r["scenario"] == "dg launch" and "full scan" in r["label"])
+    assert full["baseline"] > 0 and full["details"]["peak_rss_mb"] > 0, full
 
 
 @pytest.mark.slow

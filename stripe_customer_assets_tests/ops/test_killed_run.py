@@ -3,8 +3,8 @@
 The deployment's shape on one machine (the code location as its own gRPC server, the daemon,
 Dagster's storage on PostgreSQL, deploy/dagster.yaml): a run of ``stripe_import`` takes
 the account's pool slot (``stripe_default``, limit 1) for its mirror step; a second run
-waits for it; then the first run's worker and step processes are SIGKILLed, so nothing in
-them frees anything. The second run's mirror step must start within the run monitoring's
+waits for it; then the first run's worker process (its steps run in it) is SIGKILLed, so
+nothing in it frees anything. The second run's mirror step must start within the run monitoring's
 interval (poll_interval_seconds + free_slots_after_run_end_seconds), not never.
 
 (The run queue holds the second run while the pool is full, "blocked by global concurrency
@@ -156,7 +156,7 @@ def test_a_sigkilled_run_frees_its_pool_slot_within_the_monitoring_interval(
                     diagnose=diagnose,
                 )
                 workers = descendants(server.process.pid) - before
-                assert workers, "the run worker and its step process run under the code server"
+                assert workers, "the run worker runs under the code server"
 
                 assert runs.slots_held(first) == 1
                 launch(workspace, env)
@@ -171,7 +171,7 @@ def test_a_sigkilled_run_frees_its_pool_slot_within_the_monitoring_interval(
                 )
                 standin.configure(latency_read=0.0)
 
-                for pid in workers:  # the run worker and its step: no cleanup of any kind
+                for pid in workers:  # the run worker (and anything under it): no cleanup of any kind
                     try:
                         os.kill(pid, signal.SIGKILL)
                     except ProcessLookupError:
@@ -211,5 +211,5 @@ def test_a_sigkilled_run_frees_its_pool_slot_within_the_monitoring_interval(
         f"the second run's mirror step started in {waited:.1f}s"
     )
     assert freed <= bound_s + 5, f"{freed:.1f}s, over the monitoring bound of {bound_s}s"
-    # Then the queue launches the waiting run: a new run worker, its step process.
+    # Then the queue launches the waiting run: a new run worker.
     assert waited <= freed + 60

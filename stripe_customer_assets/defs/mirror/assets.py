@@ -12,7 +12,7 @@ from pydantic import Field
 
 from stripe_customer_assets.lib.automation import mirror_condition
 from stripe_customer_assets.lib.keys import MIRROR_GROUP, MIRROR_KEY, stripe_pool, warehouse_kind
-from stripe_customer_assets.lib.metadata import mirror_metadata, preview
+from stripe_customer_assets.lib.metadata import mirror_metadata, preview_rows
 from stripe_customer_assets.mirror.identity import MirrorIdentityError
 from stripe_customer_assets.mirror.mass_delete import (
     DEFAULT_DELETE_FLOOR,
@@ -89,11 +89,11 @@ def stripe_customers(
     )
     if result.test_clocks is not None and result.test_clocks.problem:
         context.log.warning(result.test_clocks.problem)
-    sample = wh.read_frame(
-        f"SELECT id, email, name, currency, created, deleted FROM {customers_table(schema)} "
-        "ORDER BY synced_at DESC, id LIMIT 10"
-    )
-    return dg.MaterializeResult(
-        metadata={**mirror_metadata(result, schema), "preview": preview(sample)}
-    )
+    with wh.begin() as conn:
+        sample = conn.exec_driver_sql(
+            f"SELECT id, email, name, currency, created, deleted FROM {customers_table(schema)} "
+            "ORDER BY synced_at DESC, id LIMIT 10"
+        )
+        shown = preview_rows(list(sample.keys()), sample.fetchall())
+    return dg.MaterializeResult(metadata={**mirror_metadata(result, schema), "preview": shown})
 
