@@ -38,6 +38,7 @@ from stripe_customer_assets.export.report import (
     links_markdown,
     plan_figures,
 )
+from stripe_customer_assets.lib.alert_check import alert_check_results, alert_check_specs
 from stripe_customer_assets.lib.automation import (
     export_code_version,
     plan_automated,
@@ -141,6 +142,7 @@ def build_plan_asset(config: ExportConfig) -> dg.AssetsDefinition:
                 description="Customers changed stay within max_change_percent "
                 f"({config.max_change_percent:g}%) of those matched.",
             ),
+            *alert_check_specs(key, config.alerts),
         ],
     )
     def _plan(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
@@ -188,7 +190,14 @@ def build_plan_asset(config: ExportConfig) -> dg.AssetsDefinition:
                     },
                 )
                 for g in guard_results(config, plan.summary)
-            ],
+            ]
+            + alert_check_results(
+                key,
+                config.name,
+                config.alerts,
+                reject_share=plan.summary.reject_percent / 100,
+                changes=plan.summary.writes,
+            ),
         )
 
     return _plan
@@ -229,6 +238,7 @@ def build_sync_asset(config: ExportConfig, *, example: bool = False) -> dg.Asset
                 asset=key,
                 description="Stripe accepted every write of the last run.",
             ),
+            *alert_check_specs(key, config.alerts),
         ],
     )
     def _sync(
@@ -285,7 +295,8 @@ def build_sync_asset(config: ExportConfig, *, example: bool = False) -> dg.Asset
                     severity=dg.AssetCheckSeverity.ERROR,
                     description=f"{result.failed} of {result.writes} writes failed" if result.failed else None,
                     metadata={"failures": result.failed, "writes": result.writes},
-                )
+                ),
+                *alert_check_results(key, config.name, config.alerts, runtime_s=result.duration_s),
             ],
         )
         if result.failed:

@@ -25,6 +25,8 @@ from typing import Any
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
+from stripe_customer_assets.alerts.thresholds import AlertThresholds
+from stripe_customer_assets.lib.alert_check import alert_check_results, alert_check_specs
 from stripe_customer_assets.lib.automation import import_condition
 from stripe_customer_assets.lib.keys import (
     ENABLED_TAG,
@@ -73,7 +75,9 @@ class StripeCustomerImport(YamlModelComponent, PipelineConfig):
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         pipeline = self._pipeline or self.compile(_yaml_file(context))
-        asset = import_asset(pipeline, self.enabled, self.max_reject_rate, schedule=self.schedule)
+        asset = import_asset(
+            pipeline, self.enabled, self.max_reject_rate, schedule=self.schedule, alerts=self.alerts
+        )
         return dg.Definitions(assets=[asset])
 
 
@@ -83,7 +87,12 @@ def table_asset_key(table: str) -> dg.AssetKey:
 
 
 def import_asset(
-    pipeline: Pipeline, enabled: bool, max_reject_rate: float, *, schedule: str | None = None
+    pipeline: Pipeline,
+    enabled: bool,
+    max_reject_rate: float,
+    *,
+    schedule: str | None = None,
+    alerts: AlertThresholds | None = None,
 ) -> dg.AssetsDefinition:
     key = table_asset_key(pipeline.table)
     where = pipeline.source or "its defs.yaml"
@@ -113,7 +122,7 @@ def import_asset(
     )
 
     # The op is named after the pipeline: two pipelines with one name fail at load.
-    @dg.multi_asset(name=f"import_{pipeline.name}", specs=[spec], check_specs=[check])
+    @dg.multi_asset(name=f"import_{pipeline.name}", specs=[spec], check_specs=[check, *alert_check_specs(key, alerts)])
     def _import(
         context: dg.AssetExecutionContext, config: ImportRunConfig, warehouse: WarehouseResource
     ):
@@ -139,7 +148,17 @@ def import_asset(
         return dg.MaterializeResult(
             asset_key=key,
             metadata=materialization_metadata(pipeline, result),
-            check_results=[reject_check(result, max_reject_rate)],
+            check_results=[
+                reject_check(result, max_reject_rate),
+                *alert_check_results(
+                    key,
+                    pipeline.name,
+                    alerts,
+                    reject_share=result.reject_rate,
+                    changes=result.inserted + result.updated + result.removed,
+                    runtime_s=result.duration_s,
+                ),
+            ],
         )
 
     return _import

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from stripe_customer_assets.alerts.thresholds import AlertThresholds
 from stripe_customer_assets.config_model import StrictModel, check_cron, problem, raise_problems
 from stripe_customer_assets.export.fields import (
     HASHES,
@@ -121,6 +122,7 @@ class ExportConfig(StrictModel):
         allow_inf_nan=False,
         description="Send nothing past this share of matched customers changed.",
     )
+    alerts: AlertThresholds | None = Field(default=None, description="Limits that send an alert.")
     state_schema: str = Field(
         default="exports", description="Warehouse schema of the plan and state tables."
     )

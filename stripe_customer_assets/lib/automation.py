@@ -131,9 +131,9 @@ def _export_fields() -> set[str]:
 
 def export_code_version(config: Any) -> str:
     """An export sync's (``ExportConfig``): its model SQL and how it maps, not its name,
-    description, lineage or automation."""
+    description, lineage, automation or alert limits."""
     # Only the sync's own attributes (ExportConfig's), whichever class carries them.
     parts = config.model_dump(include=_export_fields())
-    for name in ("name", "description", "deps", "schedule", "enabled", "model_file"):
+    for name in ("name", "description", "deps", "schedule", "enabled", "model_file", "alerts"):
         parts.pop(name, None)
     return code_version(parts)

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from stripe_customer_assets.alerts.thresholds import AlertThresholds
 from stripe_customer_assets.config_model import StrictModel, check_cron, problem, raise_problems
 from stripe_customer_assets.pipeline.filters.operands import operands_for
 from stripe_customer_assets.pipeline.model import KEY_COLUMN, PROPERTY_NAME
@@ -227,6 +228,7 @@ class PipelineConfig(StrictModel):
         description="The reject_rate check fails when a run rejects more than this share of "
         "customers (a fraction between 0 and 1).",
     )
+    alerts: AlertThresholds | None = Field(default=None, description="Limits that send an alert.")
 
     @field_validator("name")
     @classmethod

@@ -212,7 +212,7 @@ def test_the_projects_automation_sensor_runs_by_default_and_covers_every_conditi
     assert automated <= sensor.asset_selection.resolve(graph)
     # Dagster's own default sensor (stopped until switched on) is not needed: none is made.
     sensors = {s.name for s in project_defs.get_repository_def().sensor_defs}
-    assert sensors == {"stripe_automation", "stripe_customer_changes"}
+    assert sensors == {"stripe_automation", "stripe_customer_changes", "stripe_alerts_on_failure", "stripe_alerts_on_checks"}
     assert project_defs.get_repository_def().schedule_defs == []
 
 
