@@ -149,7 +149,7 @@ def _add_counts(conn: Connection, table: Table) -> None:
         lock_ddl(conn)  # another run may be adding them at the same moment (``ddl.py``)
     for action in missing:
         conn.exec_driver_sql(
-            f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {quote_ident(action)} INTEGER NOT NULL DEFAULT 0"
+            f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {quote_ident(action)} INTEGER DEFAULT 0"
         )
 
 
