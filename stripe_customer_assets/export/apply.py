@@ -82,7 +82,7 @@ class _Recorder:
         self.warehouse, self.config, self.plan, self.result = warehouse, config, plan, result
         self.batch_size = max(1, batch_size)
         self.batch: list[dict[str, Any]] = []
-        self.pushed = last_pushed(warehouse, config)
+        self.pushed: dict[tuple[str, str], Any] | None = None  # read at the first result
 
     def __call__(self, outcome: WriteResult) -> None:
         r = self.result
@@ -98,6 +98,8 @@ class _Recorder:
         if outcome.status != "failed" and len(r.written) < 20:
             r.written.append((outcome.entry.key or "", outcome.stripe_id, outcome.status))
         row = outcome.state_row(self.plan.plan_id)
+        if self.pushed is None:
+            self.pushed = last_pushed(self.warehouse, self.config)
         last = self.pushed.get((row["key"], row["stripe_id"]))
         if outcome.status == "failed":
             row["pushed_values"] = pushed_after(last, {}) if last else None
