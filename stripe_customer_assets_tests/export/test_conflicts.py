@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from pydantic import ValidationError
@@ -162,3 +163,17 @@ def test_the_state_keeps_what_was_pushed_through_a_conflict():
     (state,) = final_state(Plan("crm", "p1", T0, entries), previous, T0)
     assert state["status"] == "conflict"
     assert state["pushed_values"] == '{"name": "Pushed name"}'
+
+
+def test_defs_yaml_takes_both_forms_and_names_the_file_and_line_of_an_unmapped_field():
+    from stripe_customer_assets_tests.components.test_stripe_export import YAML, load
+
+    yaml = YAML.format(enabled="true")
+    for form in ("  on_conflict: keep_stripe\n", "  on_conflict: {default: fill_if_empty, fields: {name: keep_stripe}}\n"):
+        defs, _ = load(yaml + form)
+        assert defs.resolve_job_def("crm_job") is not None
+    with pytest.raises(Exception) as err:
+        load(yaml + "  on_conflict:\n    fields: {phone: keep_stripe}\n")
+    message = str(err.value) + str(err.value.__cause__ or "")
+    assert re.search(r"attributes\.on_conflict\.fields\.phone at \S*crm/defs\.yaml:\d+`", message)
+    assert "'phone' is not a field this sync maps; mapped: name, metadata.plan" in message
