@@ -26,6 +26,8 @@ from stripe_customer_assets.export.plan import Plan
 from stripe_customer_assets.export.plan_table import load_plan
 from stripe_customer_assets.export.reconcile import final_state
 from stripe_customer_assets.export.state_table import (
+    last_pushed,
+    pushed_after,
     read_state,
     record_results,
     replace_state,
@@ -80,6 +82,7 @@ class _Recorder:
         self.warehouse, self.config, self.plan, self.result = warehouse, config, plan, result
         self.batch_size = max(1, batch_size)
         self.batch: list[dict[str, Any]] = []
+        self.pushed: dict[tuple[str, str], Any] | None = None  # read at the first result
 
     def __call__(self, outcome: WriteResult) -> None:
         r = self.result
@@ -94,7 +97,15 @@ class _Recorder:
             r.updated += 1
         if outcome.status != "failed" and len(r.written) < 20:
             r.written.append((outcome.entry.key or "", outcome.stripe_id, outcome.status))
-        self.batch.append(outcome.state_row(self.plan.plan_id))
+        row = outcome.state_row(self.plan.plan_id)
+        if self.pushed is None:
+            self.pushed = last_pushed(self.warehouse, self.config)
+        last = self.pushed.get((row["key"], row["stripe_id"]))
+        if outcome.status == "failed":
+            row["pushed_values"] = pushed_after(last, {}) if last else None
+        else:  # a created customer starts with nothing pushed
+            row["pushed_values"] = pushed_after(last, outcome.entry.changes)
+        self.batch.append(row)
         if len(self.batch) >= self.batch_size:
             self.flush()
 

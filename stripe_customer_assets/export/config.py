@@ -29,6 +29,7 @@ from stripe_customer_assets.export.fields import (
 )
 
 PartialChoice = Literal["keep_stripe", "clear"]
+Conflict = Literal["overwrite", "keep_stripe", "fill_if_empty"]
 KEY_FIELDS = ("email", "id", "metadata.<key>")
 
 # A sync names two assets and two tables (<name>, <name>_plan): keep it a plain identifier
@@ -70,6 +71,28 @@ class KeySpec(StrictModel):
         return target
 
 
+class ConflictPolicy(StrictModel):
+    """What a write does to a value Stripe holds (``export/conflicts.py``), for the whole
+    sync (``default``) and per mapped field (``fields``)."""
+
+    default: Conflict = Field(
+        default="overwrite",
+        description="overwrite (Stripe gets the model's value), keep_stripe (a value edited in "
+        "Stripe since the sync's last write is kept and reported as a conflict) or "
+        "fill_if_empty (only fields Stripe holds no value in are written).",
+    )
+    fields: dict[str, Conflict] = Field(
+        default_factory=dict, description="Mapped Stripe field -> its own policy."
+    )
+
+    def for_field(self, path: str) -> Conflict:
+        return self.fields.get(path, self.default)
+
+    @property
+    def uses(self) -> set[str]:
+        return {self.default, *self.fields.values()}
+
+
 class ExportConfig(StrictModel):
     """An export sync: a warehouse model kept in Stripe as customers, on the mapped fields."""
 
@@ -106,6 +129,12 @@ class ExportConfig(StrictModel):
         json_schema_extra=lambda schema: _or_one_choice(schema),
     )
     on_duplicate: Literal["skip", "update_all", "update_newest"] = "skip"
+    on_conflict: ConflictPolicy = Field(
+        default_factory=ConflictPolicy,
+        description="overwrite, keep_stripe or fill_if_empty for every field, or "
+        "{default: <policy>, fields: {<stripe field>: <policy>}}.",
+        json_schema_extra=lambda schema: _or_one_policy(schema),
+    )
     schedule: str | None = Field(default=None, description="Cron for plan + sync (UTC).")
     enabled: bool = True
     max_reject_percent: float = Field(
@@ -195,9 +224,24 @@ class ExportConfig(StrictModel):
             return {}
         return dict.fromkeys(HASHES, value) if isinstance(value, str) else value
 
+    @field_validator("on_conflict", mode="before")
+    @classmethod
+    def _one_policy_for_all(cls, value: Any) -> Any:
+        if value is None:
+            return {}
+        return {"default": value} if isinstance(value, str) else value
+
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> ExportConfig:
         found = self._key_problems() + self._partial_problems()
+        found += [
+            problem(
+                ("on_conflict", "fields", path),
+                f"'{path}' is not a field this sync maps; mapped: {', '.join(self.fields) or 'none'}",
+            )
+            for path in self.on_conflict.fields
+            if path not in self.fields
+        ]
         if bool(self.model_sql) == bool(self.model_file):
             found.append(
                 problem(
@@ -296,6 +340,16 @@ def _or_one_choice(schema: dict[str, Any]) -> None:
     schema.clear()
     schema.update(
         anyOf=[{"enum": ["keep_stripe", "clear"]}, mapping], description=mapping.get("description")
+    )
+
+
+def _or_one_policy(schema: dict[str, Any]) -> None:
+    """``on_conflict: keep_stripe`` is short for ``{default: keep_stripe}``."""
+    mapping = dict(schema)
+    schema.clear()
+    schema.update(
+        anyOf=[{"enum": ["overwrite", "keep_stripe", "fill_if_empty"]}, mapping],
+        description=mapping.get("description"),
     )
 
 

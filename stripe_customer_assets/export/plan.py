@@ -6,6 +6,9 @@ unchanged  Stripe already holds what the model says (or an earlier run already s
 skip       update_only with no match, create_only with a match, or a key shared by several
            customers under ``on_duplicate: skip``
 reject     the row cannot be sent: null / duplicate / invalid key, a value Stripe refuses
+conflict   fields Stripe changed since the sync last wrote them, kept under
+           ``on_conflict: keep_stripe``: the changes hold (Stripe's value, the model's);
+           never sent. A row can have an update (its other fields) and a conflict.
 
 ``build_plan`` is pure (rows in, entries out); ``make_plan`` reads the model and the mirror.
 """
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stripe_customer_assets.export.config import ExportConfig
+from stripe_customer_assets.export.conflicts import LastWrite, split_changes
 from stripe_customer_assets.export.diff import Changes, changes_for
 from stripe_customer_assets.export.payload import (
     PayloadProblem,
@@ -29,10 +33,12 @@ from stripe_customer_assets.export.payload import (
 )
 from stripe_customer_assets.export.resolve import Match, ModelRow, resolve_rows
 from stripe_customer_assets.export.rows import desired_values, key_problems, normalized_key
+from stripe_customer_assets.export.state_table import last_pushed
 from stripe_customer_assets.warehouse import Warehouse
 
 CREATE, UPDATE, UNCHANGED, SKIP, REJECT = "create", "update", "unchanged", "skip", "reject"
-ACTIONS = (CREATE, UPDATE, UNCHANGED, SKIP, REJECT)
+CONFLICT = "conflict"
+ACTIONS = (CREATE, UPDATE, UNCHANGED, SKIP, REJECT, CONFLICT)
 WRITES = (CREATE, UPDATE)
 
 
@@ -113,18 +119,23 @@ def make_plan(
     Default: now.
     """
     rows = resolve_rows(warehouse, config, mirror_schema)
+    pushed = last_pushed(warehouse, config) if "keep_stripe" in config.on_conflict.uses else {}
     return Plan(
         sync=config.name,
         plan_id=plan_id or uuid.uuid4().hex,
         planned_at=planned_at or dt.datetime.now(dt.UTC),
-        entries=build_plan(config, rows, sent_keys),
+        entries=build_plan(config, rows, sent_keys, pushed),
     )
 
 
 def build_plan(
-    config: ExportConfig, rows: list[ModelRow], sent_keys: set[str] | frozenset[str] = frozenset()
+    config: ExportConfig,
+    rows: list[ModelRow],
+    sent_keys: set[str] | frozenset[str] = frozenset(),
+    pushed: dict[tuple[str, str], LastWrite] | None = None,
 ) -> list[PlanEntry]:
-    """Classify every model row; ``sent_keys``: idempotency keys earlier runs already sent."""
+    """Classify every model row; ``sent_keys``: idempotency keys earlier runs already sent;
+    ``pushed``: what the sync last wrote per (key, Stripe id), for ``keep_stripe``."""
     rows_by_key: dict[str, list[int]] = {}
     for r in rows:
         if not key_problems(config, r.key):
@@ -144,7 +155,7 @@ def build_plan(
             only = row.matches[0].id if len(row.matches) == 1 else None
             entries.append(_entry(row, REJECT, stripe_id=only, reason="; ".join(problems)))
         else:
-            entries.extend(_classify(config, row, desired, sent_keys))
+            entries.extend(_classify(config, row, desired, sent_keys, pushed or {}))
     return entries
 
 
@@ -163,6 +174,7 @@ def _classify(
     row: ModelRow,
     desired: dict[str, Any],
     sent_keys: set[str] | frozenset[str],
+    pushed: dict[tuple[str, str], LastWrite],
 ) -> list[PlanEntry]:
     key = row.key or ""
     label = f"{config.key.stripe_field} {key!r}"
@@ -185,7 +197,13 @@ def _classify(
     targets, note = _targets(config, row.matches, label)
     if not targets:
         return [_entry(row, SKIP, reason=note)]
-    return [_update(config, row, desired, match, note, sent_keys) for match in targets]
+    return [
+        entry
+        for match in targets
+        for entry in _update(
+            config, row, desired, match, note, sent_keys, pushed.get((key, match.id))
+        )
+    ]
 
 
 def _targets(
@@ -210,10 +228,43 @@ def _update(
     match: Match,
     note: str | None,
     sent_keys: set[str] | frozenset[str],
-) -> PlanEntry:
-    changes = changes_for(desired, match.customer)
+    last: LastWrite | None,
+) -> list[PlanEntry]:
+    """The update of one matched customer (or unchanged), then its conflicts if any."""
+    changes, conflicts, kept = split_changes(
+        config, changes_for(desired, match.customer), last, match.synced_at
+    )
+    held = [
+        _entry(
+            row,
+            CONFLICT,
+            stripe_id=match.id,
+            reason="changed in Stripe since the sync last wrote it; Stripe's value is kept "
+            "(on_conflict: keep_stripe)",
+            changes=conflicts,
+        )
+    ] if conflicts else []
     if not changes:
-        return _entry(row, UNCHANGED, stripe_id=match.id, reason=note)
+        if held:
+            return held
+        why = note if not kept else "; ".join(
+            filter(None, [note, f"Stripe already holds {', '.join(kept)} (on_conflict: fill_if_empty)"])
+        )
+        return [_entry(row, UNCHANGED, stripe_id=match.id, reason=why)]
+    # Fields left to Stripe are not asked for: a hash sent whole carries Stripe's parts.
+    wanted = {p: v for p, v in desired.items() if p not in conflicts and p not in kept}
+    return [_write(config, row, wanted, changes, match, note, sent_keys), *held]
+
+
+def _write(
+    config: ExportConfig,
+    row: ModelRow,
+    desired: dict[str, Any],
+    changes: Changes,
+    match: Match,
+    note: str | None,
+    sent_keys: set[str] | frozenset[str],
+) -> PlanEntry:
     try:
         payload = update_payload(desired, changes, match.customer)
     except PayloadProblem as problem:

@@ -10,7 +10,15 @@ import json
 from typing import Any
 
 from stripe_customer_assets.export.fields import HASHES
-from stripe_customer_assets.export.plan import CREATE, REJECT, SKIP, UPDATE, Plan, PlanEntry
+from stripe_customer_assets.export.plan import (
+    CONFLICT,
+    CREATE,
+    REJECT,
+    SKIP,
+    UPDATE,
+    Plan,
+    PlanEntry,
+)
 
 EMPTY = "∅"
 
@@ -38,8 +46,10 @@ def change_lines(entry: PlanEntry) -> list[str]:
 
 
 def markdown_preview(plan: Plan, limit: int = 50) -> str:
-    """Creates and updates with their changes, then skipped and rejected rows with reasons."""
+    """Creates and updates with their changes, then conflicts (one row per field, Stripe's
+    value and the model's), then skipped and rejected rows with reasons."""
     writes = [e for e in plan.entries if e.action in (CREATE, UPDATE)]
+    conflicts = [e for e in plan.entries if e.action == CONFLICT]
     others = [e for e in plan.entries if e.action in (SKIP, REJECT)]
     parts = [_counts_line(plan)]
     if writes:
@@ -47,6 +57,18 @@ def markdown_preview(plan: Plan, limit: int = 50) -> str:
         parts[-1] += "".join(_write_rows(e) for e in writes[:limit])
         if len(writes) > limit:
             parts.append(f"_… and {len(writes) - limit} more writes (see the plan table)_")
+    if conflicts:
+        parts.append(
+            "| row | key | customer | conflict: field | Stripe's value (kept) | model's value "
+            "(not sent) |\n|---|---|---|---|---|---|"
+        )
+        parts[-1] += "".join(
+            f"\n| {e.row} | {show(e.key)} | {e.stripe_id} | {path} | {show(stripe)} | {show(model)} |"
+            for e in conflicts[:limit]
+            for path, (stripe, model) in e.changes.items()
+        )
+        if len(conflicts) > limit:
+            parts.append(f"_… and {len(conflicts) - limit} more conflicts (see the plan table)_")
     if others:
         parts.append("| row | key | action | reason |\n|---|---|---|---|")
         parts[-1] += "".join(
@@ -55,7 +77,7 @@ def markdown_preview(plan: Plan, limit: int = 50) -> str:
         )
         if len(others) > limit:
             parts.append(f"_… and {len(others) - limit} more skipped or rejected rows_")
-    if not writes and not others:
+    if not writes and not others and not conflicts:
         parts.append("_Stripe already matches the model: nothing to send._")
     return "\n\n".join(parts)
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from stripe_customer_assets.export.plan import REJECT, SKIP, UNCHANGED, WRITES, Plan
+from stripe_customer_assets.export.plan import CONFLICT, REJECT, SKIP, UNCHANGED, WRITES, Plan
 
-STATUS = {UNCHANGED: "unchanged", SKIP: "skipped", REJECT: "rejected"}
-_CARRIED = ("last_write", "payload_hash", "idempotency_key", "written_at")
+STATUS = {UNCHANGED: "unchanged", SKIP: "skipped", REJECT: "rejected", CONFLICT: "conflict"}
+_CARRIED = ("last_write", "payload_hash", "idempotency_key", "written_at", "pushed_values")
 
 
 def final_state(
@@ -46,6 +46,8 @@ def final_state(
                 }
             continue
         target = e.stripe_id or ""
+        if e.action == CONFLICT and (e.key, target) in out:
+            continue  # the same customer's update (its other fields) holds the outcome
         prev = by_target.get((e.key, target), {})
         out[(e.key, target)] = {
             "key": e.key,

@@ -23,6 +23,7 @@ from stripe_customer_assets.warehouse import Warehouse
 from stripe_customer_assets.warehouse.names import quote_ident
 
 _ROW, _KEY = "__export_row", "__export_key"
+_SYNCED = "__stripe_synced_at"
 _ID, _CREATED, _VERSION, _DELETED, _RAW = (
     "__stripe_id",
     "__stripe_created",
@@ -40,6 +41,7 @@ class Match:
     created: dt.datetime | None
     version: int
     customer: dict[str, Any]
+    synced_at: dt.datetime | None = None  # when the mirror last changed this customer
 
 
 @dataclass
@@ -106,7 +108,8 @@ def resolve_rows(warehouse: Warehouse, config: ExportConfig, mirror_schema: str)
     sql = f"""
         SELECT model.{quote_ident(_ROW)}, model.{quote_ident(_KEY)}, {reads},
                c.id AS {quote_ident(_ID)}, c.created AS {quote_ident(_CREATED)}, c.mirror_version AS {quote_ident(_VERSION)},
-               c.deleted AS {quote_ident(_DELETED)}, c.raw AS {quote_ident(_RAW)}
+               c.deleted AS {quote_ident(_DELETED)}, c.raw AS {quote_ident(_RAW)},
+               c.synced_at AS {quote_ident(_SYNCED)}
         FROM (
             SELECT ROW_NUMBER() OVER () AS {quote_ident(_ROW)}, {key_sql} AS {quote_ident(_KEY)}, m.*
             FROM (
@@ -156,9 +159,16 @@ def _group(
                 created=rec[at[_CREATED]],
                 version=int(rec[at[_VERSION]] or 0),
                 customer=_json(rec[at[_RAW]]),
+                synced_at=_utc(rec[at[_SYNCED]]),
             )
         )
     return [rows[n] for n in sorted(rows)]
+
+
+def _utc(value: Any) -> dt.datetime | None:
+    if not isinstance(value, dt.datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def _json(value: Any) -> dict[str, Any]:

@@ -8,6 +8,8 @@ reason          Stripe's message for a failure, or why the row was skipped / rej
 changed_fields  the fields the last write carried
 last_write      outcome of the last write attempt: created, updated or failed
 payload_hash, idempotency_key, written_at   that attempt (what was last pushed, and when)
+pushed_values   JSON {field: value}: each field's value as the sync last wrote it to this
+                customer (for ``on_conflict: keep_stripe``); a failed write keeps the old
 plan_id, updated_at
 
 Write results are upserted in batches while the sync runs (a crash loses at most the
@@ -16,14 +18,17 @@ in-flight batch); the run ends by rewriting the table to exactly the plan's keys
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from stripe_customer_assets.export.config import ExportConfig
+from stripe_customer_assets.export.conflicts import LastWrite
 from stripe_customer_assets.warehouse import Warehouse, upsert_frame, write_frame
-from stripe_customer_assets.warehouse.ddl import ensure_table
+from stripe_customer_assets.warehouse.ddl import ensure_table, lock_ddl
 from stripe_customer_assets.warehouse.engine import frame_from
 from stripe_customer_assets.warehouse.names import Table, qualified
 
@@ -40,6 +45,7 @@ STATE_COLUMNS = [
     "payload_hash",
     "idempotency_key",
     "written_at",
+    "pushed_values",
     "plan_id",
     "updated_at",
 ]
@@ -66,11 +72,27 @@ def ensure_state_table(conn: Connection, config: ExportConfig) -> None:
         payload_hash VARCHAR,
         idempotency_key VARCHAR,
         written_at TIMESTAMPTZ,
+        pushed_values VARCHAR,
         plan_id VARCHAR,
         updated_at TIMESTAMPTZ NOT NULL,
         PRIMARY KEY (key, stripe_id)
         """,
     )
+    _add_pushed_values(conn, state_table(config))
+
+
+def _add_pushed_values(conn: Connection, table: Table) -> None:
+    """Give a state table made before conflict policies its ``pushed_values`` column."""
+    found = conn.execute(
+        sa.text(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = :schema "
+            "AND table_name = :name AND column_name = 'pushed_values'"
+        ),
+        {"schema": table.schema, "name": table.name},
+    ).first()
+    if found is None:
+        lock_ddl(conn)  # another run may be adding it at the same moment (``ddl.py``)
+        conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS pushed_values VARCHAR")
 
 
 def state_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -104,6 +126,35 @@ def sent_keys(warehouse: Warehouse, config: ExportConfig) -> set[str]:
             )
         )
         return {r[0] for r in result}
+
+
+def last_pushed(warehouse: Warehouse, config: ExportConfig) -> dict[tuple[str, str], LastWrite]:
+    """(key, Stripe id) -> the values the sync last wrote there, and when."""
+    with warehouse.begin() as conn:
+        ensure_state_table(conn, config)
+        rows = conn.exec_driver_sql(
+            f"SELECT key, stripe_id, pushed_values, written_at FROM {state_table(config)} "
+            "WHERE pushed_values IS NOT NULL"
+        ).fetchall()
+    return {
+        (key, stripe_id): LastWrite(json.loads(values), _utc(written_at))
+        for key, stripe_id, values, written_at in rows
+    }
+
+
+def pushed_after(last: LastWrite | None, changes: dict[str, Any]) -> str:
+    """``pushed_values`` once a write of ``changes`` (field -> (old, new)) succeeded."""
+    values = dict(last.values) if last else {}
+    values.update({path: new for path, (_, new) in changes.items()})
+    return json.dumps(values, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _utc(value: Any) -> dt.datetime | None:
+    import pandas as pd
+    if value is None or _missing(value):
+        return None
+    stamp = pd.Timestamp(value).to_pydatetime()
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
 
 
 def record_results(warehouse: Warehouse, config: ExportConfig, rows: list[dict[str, Any]]) -> None:

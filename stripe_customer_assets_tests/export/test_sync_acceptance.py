@@ -66,6 +66,7 @@ def test_update_or_create_leaves_stripe_equal_to_the_model(
         "unchanged": 0,
         "skip": 0,
         "reject": 0,
+        "conflict": 0,
     }
     assert endpoints(syncer.write_requests()) == {"customers.create": 600, "customers.update": 400}
     assert (run.result.created, run.result.updated, run.result.failed) == (600, 400, 0)
