@@ -9,7 +9,18 @@ import dagster as dg
 import pytest
 
 from stripe_customer_assets import overview as ov
+from stripe_customer_assets.components.stripe_export import export_defs
+from stripe_customer_assets.resources import StripeResource
+from stripe_customer_assets_tests.components.test_stripe_export import resources, with_mirror
+from stripe_customer_assets_tests.export.conftest import accounts_table, schemas  # noqa: F401
+from stripe_customer_assets_tests.export.support import (
+    account,
+    export_config,
+    seed_customer,
+    write_accounts,
+)
 from stripe_customer_assets_tests.pipeline.component_support import load_defs_yaml, with_warehouse
+from stripe_standin import Fault
 from stripe_standin.app import STANDIN_API_KEY
 
 IMPORT_ON = "after the mirror changes, and on_cron({}, UTC)"
@@ -84,6 +95,28 @@ def test_a_run_that_skips_the_sync_shows_skipped_and_keeps_the_last_counts(proje
 
     assert (crm.last_run_status, crm.last_run_id) == ("SKIPPED", skipped.run_id)
     assert crm.counts["created"] == 6
+
+
+def test_a_sync_with_a_rejected_row_and_a_refused_write_shows_its_failed_run_and_counts(
+    standin, wh, warehouse_url, mirror_schema, accounts_table, schemas  # noqa: F811
+):
+    rows = [account(i) for i in range(1, 4)] + [account(4, email="not-an-email")]
+    write_accounts(wh, accounts_table, rows)
+    seed_customer(standin, 1)  # its update is refused: answered 500, and 500 on the retry
+    config = export_config("crm", accounts_table, schemas["state"], max_reject_percent=50)
+    res = resources(standin, warehouse_url, mirror_schema)
+    res["stripe"] = StripeResource(api_key=STANDIN_API_KEY, api_base=standin.base_url, max_retries=1)
+    defs = with_mirror(export_defs(config), res)
+    standin.inject_fault(Fault.HTTP_500, count=2, endpoints="customers.update")
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        failed = defs.resolve_job_def("crm_job").execute_in_process(instance=instance, raise_on_error=False)
+        [crm] = ov.overview(defs, instance)
+
+    assert not failed.success
+    assert (crm.kind, crm.name, crm.last_run_status, crm.last_run_id) == ("sync", "crm", "FAILURE", failed.run_id)
+    assert crm.counts == {"created": 2, "updated": 0, "failed": 1, "rejected": 1}
+    assert crm.reject_share == 0.25
 
 
 DISABLED = """
