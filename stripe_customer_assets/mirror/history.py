@@ -16,7 +16,7 @@ version), the mirror's content columns (created .. raw, raw_normalized, deleted,
 deleted_at) as of that version.
 
 ``valid_from`` is the event's ``created`` time for an event's version, else the commit's
-time, and never earlier than the previous version's ``valid_from``.
+time on Stripe's clock (a full scan finds a change some time before it), and never earlier than the previous version's ``valid_from``.
 
 Retention: ``STRIPE_HISTORY_DAYS`` (default 30) days after a version was replaced it is
 deleted (by the next commit); ``0`` keeps every version. The current version is never
@@ -124,7 +124,7 @@ def record_versions(
     conn: Connection,
     schema: str,
     version: int,
-    now: dt.datetime,
+    at: dt.datetime,
     made_by: str | None,
     default_event: str,
 ) -> None:
@@ -132,7 +132,8 @@ def record_versions(
 
     ``made_by``: a relation (id, event_id, event_created, changed_fields) of the customers
     written from one event's object (``feed.made_by_sql``), or None; the other changed
-    customers are labelled ``default_event``. Call it before ``record_applied`` (the
+    customers are labelled ``default_event`` and dated ``at`` (Stripe's clock at the
+    commit), which also dates the pruning. Call it before ``record_applied`` (the
     relation reads which events are new).
     """
     dialect = conn.dialect.name
@@ -143,10 +144,10 @@ def record_versions(
         "(SELECT CAST(NULL AS VARCHAR) AS id, CAST(NULL AS VARCHAR) AS event_id,"
         " CAST(NULL AS BIGINT) AS event_created, CAST(NULL AS VARCHAR) AS changed_fields WHERE 1 = 0)"
     )
-    at = (
+    event_at = (
         "to_timestamp(CAST(s.event_created AS DOUBLE))" if dialect == "duckdb" else "to_timestamp(s.event_created)"
     )
-    start = f"COALESCE({at}, CAST(:now AS TIMESTAMPTZ))"
+    start = f"COALESCE({event_at}, CAST(:now AS TIMESTAMPTZ))"
     diff = _diff_sql(dialect, "COALESCE(p.raw_normalized, p.raw)", "COALESCE(m.raw_normalized, m.raw)")
     deleted_changed = "p.deleted IS DISTINCT FROM m.deleted"
     changed = (
@@ -165,7 +166,7 @@ def record_versions(
             f" LEFT JOIN {source} AS s ON s.id = m.id"
             " WHERE m.mirror_version = :version"
         ),
-        {"version": version, "now": now, "default_event": default_event},
+        {"version": version, "now": at, "default_event": default_event},
     )
     conn.execute(
         sa.text(
@@ -180,5 +181,5 @@ def record_versions(
     if days:
         conn.execute(
             sa.text(f"DELETE FROM {table} WHERE valid_to IS NOT NULL AND valid_to < :cutoff"),
-            {"cutoff": now - dt.timedelta(days=days)},
+            {"cutoff": at - dt.timedelta(days=days)},
         )

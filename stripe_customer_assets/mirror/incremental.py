@@ -71,6 +71,7 @@ def incremental_run(
     if before_commit:
         before_commit()
     now = dt.datetime.now(dt.UTC)
+    stripe_now = api.now()  # versions are dated on Stripe's clock, as its events are
 
     def commit(conn: Connection) -> Cursor:
         current = read_cursor(conn, schema) or cursor
@@ -80,7 +81,7 @@ def incremental_run(
             version += 1
             counts = write_states(conn, schema, source, version, now)
             result.inserted, result.updated, result.deleted = counts.inserted, counts.updated, counts.deleted
-            record_versions(conn, schema, version, now, made_by_sql(schema), RETRIEVE)
+            record_versions(conn, schema, version, stripe_now, made_by_sql(schema), RETRIEVE)
         record_applied(conn, schema, watermark, retrieved, with_window=True)
         stage.drop(conn)
         event_id = stats.newest_id or current.event_id
