@@ -9,7 +9,8 @@ older state back (``feed.py``), a late event never makes a version out of order.
 Columns: id, mirror_version (the commit), valid_from, valid_to (NULL for the current
 version), event_id (the event whose object made it; ``retrieve`` when the customer was read
 back from Stripe because one second held several events; ``full_scan`` when a full scan
-found it), changed_fields (comma-separated top-level customer fields, sorted: the keys of
+found it; ``mirror`` for the state a customer had in the mirror when the history was
+created, dated by the mirror row's ``synced_at``), changed_fields (comma-separated top-level customer fields, sorted: the keys of
 the event's ``previous_attributes``, else the fields whose JSON differs from the previous
 version, plus ``deleted`` when the deleted flag changed; NULL for a customer's first
 version), the mirror's content columns (created .. raw, raw_normalized, deleted,
@@ -39,6 +40,7 @@ HISTORY_DAYS_ENV = "STRIPE_HISTORY_DAYS"
 DEFAULT_HISTORY_DAYS = 30
 FULL_SCAN = "full_scan"
 RETRIEVE = "retrieve"
+EXISTING = "mirror"  # the state of a customer already mirrored when the history began
 
 # The mirror columns a version keeps (content and deleted flag).
 _CONTENT = [*CUSTOMER_COLUMNS[1:13], "raw_normalized", "deleted", "deleted_at"]
@@ -97,6 +99,12 @@ def ensure_history_table(conn: Connection, schema: str) -> None:
             deleted BOOLEAN NOT NULL,
             deleted_at TIMESTAMPTZ{key}
         )"""
+    )
+    # A mirror kept before the history existed: each customer's state now is its first version.
+    cols = ", ".join(quote_ident(c) for c in _CONTENT)
+    conn.exec_driver_sql(
+        f"INSERT INTO {table} (id, mirror_version, valid_from, valid_to, event_id, changed_fields, {cols}) "
+        f"SELECT id, mirror_version, synced_at, NULL, '{EXISTING}', NULL, {cols} FROM {customers_table(schema)}"
     )
     if conn.dialect.name == "postgresql":
         ensure(

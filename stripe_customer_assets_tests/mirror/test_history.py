@@ -9,6 +9,7 @@ import time
 
 from stripe_customer_assets.mirror.history import history_table
 from stripe_customer_assets.mirror.sync import refresh_mirror
+from stripe_customer_assets.mirror.sync import refresh_mirror as _refresh_mirror
 from stripe_customer_assets.warehouse import Warehouse
 
 START = int(time.time()) // 60 * 60
@@ -35,9 +36,17 @@ def versions(warehouse: Warehouse, schema: str, cid: str) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def scenario(standin, api, warehouse: Warehouse, schema: str) -> str:
+def scenario(standin, api, warehouse: Warehouse, schema: str, after_refresh=None) -> str:
     """Created and changed twice via events (one refresh each), then changed silently and
-    found by a full refresh: four versions. Returns the customer id."""
+    found by a full refresh: four versions. Returns the customer id. ``after_refresh`` runs
+    after each refresh (a pipeline run)."""
+
+    def refresh_mirror(*args, **kwargs):
+        result = _refresh_mirror(*args, **kwargs)
+        if after_refresh is not None:
+            after_refresh()
+        return result
+
     standin.set_clock(START, frozen=True)
     standin.seed_customers(5, seed=2, now=START - 86400)
     assert refresh_mirror(api, warehouse, schema).mode == "full"
