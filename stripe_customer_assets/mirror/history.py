@@ -169,10 +169,11 @@ def record_versions(
             f"INSERT INTO {table} (id, mirror_version, valid_from, valid_to, event_id, changed_fields, {cols}) "
             f"SELECT m.id, :version, CASE WHEN p.valid_from > {start} THEN p.valid_from ELSE {start} END,"
             f" CAST(NULL AS TIMESTAMPTZ), COALESCE(s.event_id, :default_event), {changed}, {picked}"
-            f" FROM {mirror} AS m"
-            f" LEFT JOIN {table} AS p ON p.id = m.id AND p.valid_to IS NULL"
+            f" FROM (SELECT * FROM {mirror} WHERE mirror_version = :version) AS m"
+            # The current versions of just the changed customers (not a join with all of them).
+            f" LEFT JOIN (SELECT * FROM {table} WHERE valid_to IS NULL AND id IN"
+            f" (SELECT id FROM {mirror} WHERE mirror_version = :version)) AS p ON p.id = m.id"
             f" LEFT JOIN {source} AS s ON s.id = m.id"
-            " WHERE m.mirror_version = :version"
         ),
         {"version": version, "now": at, "default_event": default_event},
     )
