@@ -7,6 +7,8 @@ import itertools
 import json
 import time
 
+import pytest
+
 from stripe_customer_assets.mirror.history import history_table
 from stripe_customer_assets.mirror.sync import refresh_mirror
 from stripe_customer_assets.mirror.sync import refresh_mirror as _refresh_mirror
@@ -131,3 +133,29 @@ def test_a_deletion_is_a_version_and_retention_prunes_replaced_versions(standin,
 def _plan(metadata) -> str | None:
     value = metadata if isinstance(metadata, dict) else json.loads(metadata)
     return value.get("plan")
+
+
+def test_a_run_that_fails_before_its_commit_leaves_no_version_and_the_rerun_writes_each_once(
+    standin, api, warehouse_url, mirror_schema
+):
+    warehouse = Warehouse(warehouse_url)
+    standin.set_clock(START, frozen=True)
+    standin.seed_customers(3, seed=2, now=START - 86400)
+    refresh_mirror(api, warehouse, mirror_schema)
+    cid = standin.customers()[0]["id"]
+    standin.update_customer(cid, name="after the crash")
+    standin.advance_clock(seconds=10)
+
+    def crash() -> None:
+        raise RuntimeError("killed before the commit")
+
+    with pytest.raises(RuntimeError):
+        refresh_mirror(api, warehouse, mirror_schema, overlap_s=5, before_commit=crash)
+    assert len(versions(warehouse, mirror_schema, cid)) == 1
+    refresh_mirror(api, warehouse, mirror_schema, overlap_s=5)
+    refresh_mirror(api, warehouse, mirror_schema, overlap_s=5)  # the same events read again
+    rows = versions(warehouse, mirror_schema, cid)
+    assert [(r["name"], r["changed_fields"], r["valid_to"] is None) for r in rows] == [
+        (rows[0]["name"], None, False),
+        ("after the crash", "name", True),
+    ]
