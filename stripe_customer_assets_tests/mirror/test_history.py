@@ -159,3 +159,27 @@ def test_a_run_that_fails_before_its_commit_leaves_no_version_and_the_rerun_writ
         (rows[0]["name"], None, False),
         ("after the crash", "name", True),
     ]
+
+
+def test_a_late_older_event_makes_no_version(standin, api, warehouse_url, mirror_schema):
+    warehouse = Warehouse(warehouse_url)
+    standin.set_clock(START, frozen=True)
+    standin.seed_customers(3, seed=2, now=START - 86400)
+    refresh_mirror(api, warehouse, mirror_schema)
+    cid = standin.customers()[0]["id"]
+    standin.configure(event_visibility_delay=0.001)  # the stand-in honours visible_at
+    standin.update_customer(cid, name="first")
+    standin.advance_clock(seconds=2)
+    standin.update_customer(cid, name="second")
+    first, second = sorted(
+        (standin.store.events_by_id[e["id"]] for e in standin.events() if e["data"]["object"]["id"] == cid),
+        key=lambda e: e.created,
+    )
+    first.visible_at = START + 60  # Stripe lists the older event late
+    standin.advance_clock(seconds=10)
+    refresh_mirror(api, warehouse, mirror_schema)
+    standin.advance_clock(seconds=90)
+    assert refresh_mirror(api, warehouse, mirror_schema).events == 1  # the late one, read now
+    rows = versions(warehouse, mirror_schema, cid)
+    assert [(r["event_id"], r["name"], r["valid_to"] is None) for r in rows[1:]] == [(second.id, "second", True)]
+    assert len(rows) == 2
