@@ -92,7 +92,8 @@ class EventStage:
             conn.exec_driver_sql(
                 f"CREATE TABLE {self.table} (event_id VARCHAR{'' if warehouse.is_duckdb else ' PRIMARY KEY'}, "
                 "customer_id VARCHAR NOT NULL, "
-                "created BIGINT NOT NULL, type VARCHAR, api_version VARCHAR, obj TEXT NOT NULL, obj_normalized TEXT)"
+                "created BIGINT NOT NULL, type VARCHAR, api_version VARCHAR, obj TEXT NOT NULL, obj_normalized TEXT, "
+                "changed VARCHAR)"
             )
 
     def add(self, body: str) -> None:
@@ -117,7 +118,7 @@ class EventStage:
     def _insert(self, conn: Connection, table: pa.Table) -> None:
         with staged_arrow(conn, [("body", "TEXT")], table) as pages:
             conn.exec_driver_sql(
-                f"INSERT INTO {self.table} (event_id, customer_id, created, type, api_version, obj, obj_normalized) "
+                f"INSERT INTO {self.table} (event_id, customer_id, created, type, api_version, obj, obj_normalized, changed) "
                 f"{_events_sql(conn.dialect.name, pages)}"
                 + ("" if conn.dialect.name == "duckdb" else " ON CONFLICT (event_id) DO NOTHING")
             )
@@ -141,8 +142,9 @@ class EventStage:
 
 
 def _events_sql(dialect: str, pages: str) -> str:
-    """(event_id, customer_id, created, type, api_version, obj, obj_normalized) of the events
-    in ``pages.body``.
+    """(event_id, customer_id, created, type, api_version, obj, obj_normalized, changed) of the
+    events in ``pages.body``; ``changed``: the keys of ``data.previous_attributes``, sorted
+    and comma-separated (for the change history, ``history.py``).
 
     ``api_version`` is the version the event's object is rendered in (Stripe renders an
     event in the API version of its creation, not the one requested); ``obj_normalized`` the
@@ -155,7 +157,8 @@ def _events_sql(dialect: str, pages: str) -> str:
         return (
             "SELECT e->>'$.id', e->>'$.data.object.id', CAST(e->>'$.created' AS BIGINT), e->>'$.type',"
             " e->>'$.api_version', CAST(e->'$.data.object' AS VARCHAR),"
-            f" CAST(e->'$.{NORMALIZED_KEY}' AS VARCHAR)"
+            f" CAST(e->'$.{NORMALIZED_KEY}' AS VARCHAR),"
+            " array_to_string(list_sort(json_keys(e, '$.data.previous_attributes')), ',')"
             f" FROM (SELECT unnest(from_json(body, '{{\"data\": [\"JSON\"]}}').data) AS e FROM {pages}) AS x"
             " WHERE json_type(e, '$.id') = 'VARCHAR' AND json_type(e, '$.data.object.id') = 'VARCHAR'"
             " AND json_type(e, '$.created') IN ('BIGINT', 'UBIGINT') AND e->>'$.data.object.id' <> ''"
@@ -163,7 +166,9 @@ def _events_sql(dialect: str, pages: str) -> str:
     if dialect == "postgresql":
         return (
             "SELECT e->>'id', e->'data'->'object'->>'id', (e->>'created')::bigint, e->>'type',"
-            f" e->>'api_version', (e->'data'->'object')::text, (e->'{NORMALIZED_KEY}')::text"
+            f" e->>'api_version', (e->'data'->'object')::text, (e->'{NORMALIZED_KEY}')::text,"
+            " (SELECT string_agg(k, ',' ORDER BY k) FROM jsonb_object_keys(CASE WHEN"
+            " jsonb_typeof(e->'data'->'previous_attributes') = 'object' THEN e->'data'->'previous_attributes' END) AS k)"
             f" FROM {pages} AS p CROSS JOIN LATERAL (SELECT {pg_jsonb('p.body')} -> 'data' AS data OFFSET 0) AS d"
             " CROSS JOIN LATERAL jsonb_array_elements("
             "CASE WHEN jsonb_typeof(d.data) = 'array' THEN d.data ELSE '[]'::jsonb END) AS e"

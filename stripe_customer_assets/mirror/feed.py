@@ -217,6 +217,18 @@ def source_relation(conn: Connection, schema: str, retrieved: Retrieved, *, with
     return f"({customer_columns_sql(dialect, items, [*extra, 'raw_normalized'])})", rows
 
 
+def made_by_sql(schema: str) -> str:
+    """(id, event_id, event_created, changed_fields) of the customers an incremental run
+    writes from one event's object (the customers it reads back are the others), for the
+    change history (``history.py``). Read before ``record_applied`` (which makes the
+    events applied)."""
+    return (
+        "(SELECT s.customer_id AS id, s.event_id, s.created AS event_created, s.changed AS changed_fields"
+        f" FROM {stage_table(schema)} AS s JOIN ({_decisions_sql(schema, with_window=True)}) AS d"
+        " ON d.event_id = s.event_id WHERE d.n_top = 1 AND d.n_new = 1)"
+    )
+
+
 def _to_timestamp(dialect: str, seconds: str) -> str:
     if dialect == "duckdb":
         return f"to_timestamp(CAST({seconds} AS DOUBLE))"

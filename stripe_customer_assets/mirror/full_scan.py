@@ -30,6 +30,7 @@ from stripe_customer_assets.mirror.feed import (
     staged_customers,
     write_states,
 )
+from stripe_customer_assets.mirror.history import FULL_SCAN, record_versions
 from stripe_customer_assets.mirror.mass_delete import (
     DeleteGuard,
     MassDeleteRefused,
@@ -175,6 +176,7 @@ def full_scan_run(
         raise
     committing = time.monotonic()
     now = _now()
+    stripe_now = api.now()  # versions are dated on Stripe's clock, as its events are
     with warehouse.begin() as conn:
         current = read_cursor(conn, schema)
         if not keyed:
@@ -193,6 +195,7 @@ def full_scan_run(
         source, rows = source_relation(conn, schema, retrieved, with_window=False)
         if rows:
             counts += write_states(conn, schema, source, version, now)
+        record_versions(conn, schema, version, stripe_now, None, FULL_SCAN)
         record_applied(conn, schema, watermark, retrieved, with_window=False)
         stage.drop(conn)
         event_id = start_event["id"] if start_event else None

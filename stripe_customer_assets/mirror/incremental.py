@@ -13,6 +13,7 @@ from stripe_customer_assets.mirror.cursor import Cursor, read_cursor
 from stripe_customer_assets.mirror.event_stage import EventStage, FeedStats, read_events
 from stripe_customer_assets.mirror.events import EVENT_RETENTION, RETENTION_MARGIN, CursorExpired
 from stripe_customer_assets.mirror.feed import (
+    made_by_sql,
     new_events,
     record_applied,
     retrieve_customers,
@@ -20,6 +21,7 @@ from stripe_customer_assets.mirror.feed import (
     to_retrieve,
     write_states,
 )
+from stripe_customer_assets.mirror.history import RETRIEVE, record_versions
 from stripe_customer_assets.mirror.result import MirrorResult, commit_cursor, from_unix
 from stripe_customer_assets.stripe_api import StripeApi
 from stripe_customer_assets.warehouse import Warehouse
@@ -69,6 +71,7 @@ def incremental_run(
     if before_commit:
         before_commit()
     now = dt.datetime.now(dt.UTC)
+    stripe_now = api.now()  # versions are dated on Stripe's clock, as its events are
 
     def commit(conn: Connection) -> Cursor:
         current = read_cursor(conn, schema) or cursor
@@ -78,6 +81,7 @@ def incremental_run(
             version += 1
             counts = write_states(conn, schema, source, version, now)
             result.inserted, result.updated, result.deleted = counts.inserted, counts.updated, counts.deleted
+            record_versions(conn, schema, version, stripe_now, made_by_sql(schema), RETRIEVE)
         record_applied(conn, schema, watermark, retrieved, with_window=True)
         stage.drop(conn)
         event_id = stats.newest_id or current.event_id

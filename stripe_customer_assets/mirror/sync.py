@@ -23,6 +23,7 @@ from stripe_customer_assets.mirror.cursor import Cursor, read_cursor
 from stripe_customer_assets.mirror.events import EVENT_RETENTION, RETENTION_MARGIN, CursorExpired
 from stripe_customer_assets.mirror.feed import ensure_window_table
 from stripe_customer_assets.mirror.full_scan import full_scan_run
+from stripe_customer_assets.mirror.history import ensure_history_table
 from stripe_customer_assets.mirror.identity import check_identity
 from stripe_customer_assets.mirror.incremental import incremental_run
 from stripe_customer_assets.mirror.mass_delete import DeleteGuard
@@ -100,6 +101,7 @@ def refresh_mirror(
         with warehouse.begin() as conn:
             ensure_tables(conn, schema)
             ensure_window_table(conn, schema)
+            ensure_history_table(conn, schema)
             cursor = read_cursor(conn, schema)
         reason = needs_full_scan(cursor, full_refresh, _now(), retention)
         result: MirrorResult | None = None

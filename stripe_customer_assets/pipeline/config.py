@@ -207,6 +207,11 @@ class PipelineConfig(StrictModel):
         default=True,
         description="Apply only customers changed since the last run; false rebuilds every run.",
     )
+    history: bool = Field(
+        default=False,
+        description="Keep every version of each row (valid_from, valid_to, is_current), like a "
+        "dbt snapshot, built from the mirror's customer history; false keeps one row per customer.",
+    )
     properties: dict[str, PropertySpec] = Field(
         alias="schema",
         description="The customer model: property -> type, or {type, nullable, description}.",

@@ -27,6 +27,11 @@ from stripe_customer_assets.mirror.table import DEFAULT_SCHEMA, customers_table
 from stripe_customer_assets.pipeline.compiled import Pipeline
 from stripe_customer_assets.pipeline.errors import PipelineRunError
 from stripe_customer_assets.pipeline.filters.sql import SqlFilter
+from stripe_customer_assets.pipeline.history import (
+    create_history_table,
+    history_columns,
+    run_history,
+)
 from stripe_customer_assets.pipeline.reject_guard import check_reject_threshold
 from stripe_customer_assets.pipeline.rejects import (
     Reject,
@@ -94,12 +99,15 @@ def run_pipeline(
                 conn, pipeline, mirror_schema, warehouse.dialect, full_rebuild, result
             )
             where = pipeline.filter_sql(warehouse.dialect)
-            for page in _pages(conn, mirror_schema, where, since, upto, page_size):
-                _apply(conn, pipeline, page, javascript, result, mirror_schema, run_id, now)
-            if since is None:
-                result.removed += removed_by_filter(
-                    conn, pipeline.table, customers_table(mirror_schema), where.sql, where.params
-                )
+            if pipeline.config.history:  # versions, from the mirror's customer history
+                run_history(conn, pipeline, mirror_schema, since, upto, javascript, result, run_id, now, page_size)
+            else:
+                for page in _pages(conn, mirror_schema, where, since, upto, page_size):
+                    _apply(conn, pipeline, page, javascript, result, mirror_schema, run_id, now)
+                if since is None:
+                    result.removed += removed_by_filter(
+                        conn, pipeline.table, customers_table(mirror_schema), where.sql, where.params
+                    )
             # Past the threshold this raises inside the transaction: nothing is written.
             check_reject_threshold(
                 result,
@@ -238,10 +246,12 @@ def _prepare_table(
     table, model = pipeline.table, pipeline.model
     columns = table_columns(conn, table)
     owned = state is not None and state.table == table
+    history = pipeline.config.history
+    create = create_history_table if history else create_table
     if columns is None:
-        create_table(conn, table, model, dialect)
+        create(conn, table, model, dialect)
         return f"table {table} created"
-    if columns == model.columns and (
+    if columns == (history_columns(model) if history else model.columns) and (
         not owned or state.columns == columns_signature(model.signature())
     ):
         return None
@@ -252,7 +262,7 @@ def _prepare_table(
             f"created by pipeline '{pipeline.name}': choose another `table`{where}, or drop it"
         )
     drop_table(conn, table)
-    create_table(conn, table, model, dialect)
+    create(conn, table, model, dialect)
     return f"schema changed: table {table} recreated"
 
 

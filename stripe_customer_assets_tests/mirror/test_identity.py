@@ -130,7 +130,7 @@ def test_the_key_that_matched_costs_no_call_and_is_kept_only_as_a_salted_digest(
     assert result.mode == "incremental" and result.api_calls == 1
     assert stripe_reads(standin) == ["events.list"]
     tables = dump_tables(wh, [mirror_schema])
-    assert sorted(tables) == [f"{mirror_schema}.{t}" for t in ("customers", "customers_cursor", "customers_cursor_events", "mirror_identity")], sorted(tables)
+    assert sorted(tables) == [f"{mirror_schema}.{t}" for t in ("customers", "customers_cursor", "customers_cursor_events", "customers_history", "mirror_identity")], sorted(tables)
     assert STANDIN_API_KEY not in str(tables) and "standin" not in str(tables[f"{mirror_schema}.mirror_identity"])
 
 

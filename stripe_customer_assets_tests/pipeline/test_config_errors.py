@@ -154,7 +154,7 @@ def assert_placed(message: str, field: str, line: int, reason: str) -> None:
             'schedule: "0 * * * *"\n  enabeld: false',
             "enabeld",
             "unknown attribute 'enabeld'; did you mean 'enabled'? use one of: name, description, "
-            "table, filters, incremental, schema, transformation, schedule, enabled, max_reject_rate",
+            "table, filters, incremental, history, schema, transformation, schedule, enabled, max_reject_rate",
             id="unknown-attribute",
         ),
         pytest.param(
