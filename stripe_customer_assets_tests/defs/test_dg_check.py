@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from stripe_customer_assets.pipeline.config import PipelineConfig
+
 BIN = Path(sys.executable).parent
 
 PYPROJECT = """
@@ -107,8 +109,8 @@ CASES = [
         IMPORT,
         ('schedule: "0 6 * * *"', 'schedule: "0 6 * * *"\n  enabeld: false'),
         "enabeld",
-        "unknown attribute 'enabeld'; did you mean 'enabled'? use one of: name, description, "
-        "table, filters, incremental, schema, transformation, schedule, enabled, max_reject_rate",
+        "unknown attribute 'enabeld'; did you mean 'enabled'? use one of: "
+        + ", ".join(f.alias or name for name, f in PipelineConfig.model_fields.items()),
         id="unknown-attribute",
     ),
 ]
