@@ -40,6 +40,7 @@ IMPORT_COUNTS = {
 }
 SYNC_COUNTS = {"created": "creates", "updated": "updates", "failed": "failures"}
 PLAN_REJECTED = "reject"  # the plan's count of rejected model rows (export/plan.py: REJECT)
+PLAN_CONFLICTS = "conflict"  # fields kept as Stripe holds them (on_conflict), rows of the plan
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ def overview(definitions: dg.Definitions, instance: dg.DagsterInstance) -> list[
             counts = {label: _int(values, name) for label, name in SYNC_COUNTS.items()} if values else {}
             if plan_values:
                 counts["rejected"] = _int(plan_values, PLAN_REJECTED)
+                counts["conflicts"] = _int(plan_values, PLAN_CONFLICTS)
             percent = plan_values.get("reject_percent")
             share = percent / 100 if isinstance(percent, int | float) else None
         items.append(

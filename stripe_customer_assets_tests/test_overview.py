@@ -72,7 +72,7 @@ def test_after_the_import_and_an_export_run_it_shows_their_runs_and_counts(proje
     assert everyone.reject_share == 0.0
     assert pros.last_run_id == imported.run_id and pros.counts["inserted"] == pro > 0
     assert (crm.last_run_status, crm.last_run_id) == ("SUCCESS", exported.run_id)
-    assert crm.counts == {"created": 6, "updated": 0, "failed": 0, "rejected": 0}
+    assert crm.counts == {"created": 6, "updated": 0, "failed": 0, "rejected": 0, "conflicts": 0}
     assert crm.reject_share == 0.0 and crm.last_run_at is not None
 
     text = ov.table(list(items.values()))
@@ -115,7 +115,7 @@ def test_a_sync_with_a_rejected_row_and_a_refused_write_shows_its_failed_run_and
 
     assert not failed.success
     assert (crm.kind, crm.name, crm.last_run_status, crm.last_run_id) == ("sync", "crm", "FAILURE", failed.run_id)
-    assert crm.counts == {"created": 2, "updated": 0, "failed": 1, "rejected": 1}
+    assert crm.counts == {"created": 2, "updated": 0, "failed": 1, "rejected": 1, "conflicts": 0}
     assert crm.reject_share == 0.25
 
 
