@@ -260,7 +260,9 @@ def build_sync_asset(config: ExportConfig, *, example: bool = False) -> dg.Asset
             # mode would update ids it cannot see and create what the mirror already has.
             check_identity(api, wh, warehouse.mirror_schema, record=False, what=f"the export sync '{config.name}'")
             check_data_set(wh, config, warehouse.mirror_schema, record=False)
-            result = apply_plan(config, api, wh, concurrency=stripe.max_concurrency, plan=stored)
+            result = apply_plan(
+                config, api, wh, concurrency=stripe.max_concurrency, plan=stored, run_id=context.run.run_id
+            )
         except (ExportError, MirrorIdentityError, StripeAccessError) as err:
             raise dg.Failure(description=str(err)) from err
         figures = apply_figures(result)

@@ -16,6 +16,7 @@ in-flight batch); the run ends by rewriting the table to exactly the plan's keys
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -106,10 +107,16 @@ def sent_keys(warehouse: Warehouse, config: ExportConfig) -> set[str]:
         return {r[0] for r in result}
 
 
-def record_results(warehouse: Warehouse, config: ExportConfig, rows: list[dict[str, Any]]) -> None:
+def record_results(
+    warehouse: Warehouse,
+    config: ExportConfig,
+    rows: list[dict[str, Any]],
+    also: Callable[[Connection], None] | None = None,
+) -> None:
     """Upsert one batch of write results; a created customer replaces its key's '' row.
 
-    The table exists already (``sent_keys`` or ``read_state`` made it at the start of the run).
+    ``also`` runs in the same transaction (the history of the batch). The table exists
+    already (``sent_keys`` or ``read_state`` made it at the start of the run).
     """
     if not rows:
         return
@@ -123,14 +130,23 @@ def record_results(warehouse: Warehouse, config: ExportConfig, rows: list[dict[s
                 ).bindparams(sa.bindparam("keys", expanding=True)),
                 {"keys": created_keys},
             )
+        if also is not None:
+            also(conn)
 
 
-def replace_state(warehouse: Warehouse, config: ExportConfig, rows: list[dict[str, Any]]) -> None:
-    """Make the table exactly ``rows`` in one transaction."""
+def replace_state(
+    warehouse: Warehouse,
+    config: ExportConfig,
+    rows: list[dict[str, Any]],
+    also: Callable[[Connection], None] | None = None,
+) -> None:
+    """Make the table exactly ``rows`` in one transaction (``also`` runs in it too)."""
     with warehouse.begin() as conn:
         ensure_state_table(conn, config)
         conn.exec_driver_sql(f"DELETE FROM {state_table(config)}")
         write_frame(conn, state_table(config), state_frame(rows))
+        if also is not None:
+            also(conn)
 
 
 def _missing(value: Any) -> bool:
