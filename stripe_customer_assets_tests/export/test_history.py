@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from stripe_customer_assets.export import apply_plan
+from stripe_customer_assets.export import apply as apply_module
+from stripe_customer_assets.export import apply_plan, read_state
 from stripe_customer_assets.export.history import history_table, plan_history_table
 from stripe_customer_assets.export.plan_table import plans_table
 from stripe_customer_assets.warehouse.engine import frame_from
@@ -133,3 +134,35 @@ def test_history_older_than_history_days_is_pruned(
         planned = frame_from(conn, f"SELECT DISTINCT plan_id FROM {plan_history_table(config)}")
     assert sorted(set(runs)) == (["second"] if days == 1 else ["first", "second"])
     assert len(plans) == (1 if days == 1 else 2) and len(planned) == (1 if days == 1 else 2)
+
+
+def test_after_a_crash_every_write_is_in_the_history_once(
+    standin, syncer, wh, accounts_table, schemas, monkeypatch
+):
+    write_accounts(wh, accounts_table, [account(i) for i in range(1, 41)])
+    config = export_config("crm", accounts_table, schemas["state"])
+    syncer.plan(config)
+    real_record = apply_module.record_results
+    flushes = []
+
+    def crash_on_third_batch(*args, **kwargs):
+        flushes.append(1)
+        if len(flushes) == 3:
+            raise RuntimeError("simulated crash between writes and their recording")
+        return real_record(*args, **kwargs)
+
+    monkeypatch.setattr(apply_module, "record_results", crash_on_third_batch)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        apply_plan(config, syncer.api, wh, concurrency=4, batch_size=5, run_id="crashed")
+    monkeypatch.setattr(apply_module, "record_results", real_record)
+
+    def history() -> list[dict]:
+        with wh.begin() as conn:
+            return frame_from(conn, f"SELECT * FROM {history_table(config)}").to_dict("records")
+
+    recorded = {r["key"] for r in read_state(wh, config)}
+    assert len(recorded) == 10 and {h["key"] for h in history()} == recorded
+    apply_plan(config, syncer.api, wh, concurrency=4, batch_size=5, run_id="rerun")
+    created = [h["key"] for h in history() if h["status"] == "created"]
+    assert len(created) == 40 and len(set(created)) == 40, "each write once, none lost"
+    assert len(standin.customers()) == 40
