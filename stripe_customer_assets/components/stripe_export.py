@@ -31,6 +31,7 @@ from stripe_customer_assets.export import (
 )
 from stripe_customer_assets.export.age import mirror_stripe_time
 from stripe_customer_assets.export.data_set import check_data_set
+from stripe_customer_assets.export.history import history_table
 from stripe_customer_assets.export.report import (
     apply_figures,
     failed_writes_message,
@@ -275,6 +276,7 @@ def build_sync_asset(config: ExportConfig, *, example: bool = False) -> dg.Asset
             "failed_rows": dg.MetadataValue.md(failures_markdown(result)),
             "dagster/row_count": result.row_count,
             "dagster/table_name": state_table(config).replace('"', ""),
+            "history_table": history_table(config).replace('"', ""),
         }
         # The exported state (the state table) changed either way: it is materialized, with
         # the check saying whether Stripe took every write; failed writes then fail the run.

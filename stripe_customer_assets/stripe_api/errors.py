@@ -153,4 +153,5 @@ def translate(
         status=status,
         code=_code(err),
         param=None,
+        request_id=getattr(err, "request_id", None),
     )
