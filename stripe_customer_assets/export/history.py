@@ -1,17 +1,18 @@
 """The sync's history: what each run wrote, failed or rejected, and what each plan found.
 
 ``"<state_schema>"."<sync>_history"``: one row per written, failed, rejected or skipped row
-of every sync run, appended in the transaction that records the row's state (a write that
-happened is in the history once its state is). Columns:
+(and per conflict: fields kept as Stripe holds them) of every sync run, appended in the
+transaction that records the row's state (a write that happened is in the history once its
+state is). Columns:
 
 run_id, plan_id   the run that applied the plan, and the plan
-recorded_at       when the write was answered (for rejects and skips: the run's end)
+recorded_at       when the write was answered (rejects, skips, conflicts: the run's end)
 key, stripe_id    the model key and the Stripe customer ('' when none)
-action            create, update, reject or skip (the plan's action)
-status            created, updated, failed, rejected or skipped
+action            create, update, reject, skip or conflict (the plan's action)
+status            created, updated, failed, rejected, skipped or conflict
 changes           JSON ``{field: [old, new]}``: what the write carried (old = Stripe's value)
 request_id        Stripe's Request-Id of the write (failed ones too)
-message           Stripe's message for a failure, the plan's reason for a reject or skip
+message           Stripe's message for a failure, the plan's reason for a reject, skip or conflict
 
 A failed row is planned again on the next run while it still differs, so each attempt is
 one more row here.
@@ -57,7 +58,8 @@ HISTORY_COLUMNS = [
     "message",
 ]
 PLAN_HISTORY_COLUMNS = ["plan_id", "planned_at", "key", "action", "stripe_id", "reason", "changes"]
-_NOT_WRITTEN = {REJECT: "rejected", SKIP: "skipped"}
+# A conflict (on_conflict: keep_stripe) is a field left unwritten: Stripe's edit was kept.
+_NOT_WRITTEN = {REJECT: "rejected", SKIP: "skipped", "conflict": "conflict"}
 
 
 def history_table(config: ExportConfig) -> Table:
