@@ -31,6 +31,7 @@ from stripe_customer_assets.export import (
 )
 from stripe_customer_assets.export.age import mirror_stripe_time
 from stripe_customer_assets.export.data_set import check_data_set
+from stripe_customer_assets.export.history import history_table
 from stripe_customer_assets.export.report import (
     apply_figures,
     failed_writes_message,
@@ -270,7 +271,9 @@ def build_sync_asset(config: ExportConfig, *, example: bool = False) -> dg.Asset
             # mode would update ids it cannot see and create what the mirror already has.
             check_identity(api, wh, warehouse.mirror_schema, record=False, what=f"the export sync '{config.name}'")
             check_data_set(wh, config, warehouse.mirror_schema, record=False)
-            result = apply_plan(config, api, wh, concurrency=stripe.max_concurrency, plan=stored)
+            result = apply_plan(
+                config, api, wh, concurrency=stripe.max_concurrency, plan=stored, run_id=context.run.run_id
+            )
         except (ExportError, MirrorIdentityError, StripeAccessError) as err:
             raise dg.Failure(description=str(err)) from err
         figures = apply_figures(result)
@@ -283,6 +286,7 @@ def build_sync_asset(config: ExportConfig, *, example: bool = False) -> dg.Asset
             "failed_rows": dg.MetadataValue.md(failures_markdown(result)),
             "dagster/row_count": result.row_count,
             "dagster/table_name": state_table(config).replace('"', ""),
+            "history_table": history_table(config).replace('"', ""),
         }
         # The exported state (the state table) changed either way: it is materialized, with
         # the check saying whether Stripe took every write; failed writes then fail the run.

@@ -7,6 +7,9 @@
 3. Send the rest concurrently (``writes.send_writes``), recording results in batches.
 4. Rewrite the state table to exactly the plan's keys (``reconcile.final_state``).
 
+Every outcome, and the plan's rejected and skipped rows, is appended to the sync's history
+in the transaction that records it (``history.py``), which is pruned at the end.
+
 A 401 / 403 stops the sync with ``ExportAccessError`` after the in-flight writes are
 recorded; a 4xx on one row is recorded as ``failed`` with Stripe's message.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +26,13 @@ from stripe_customer_assets.export.age import age_problem, check_plan_age, while
 from stripe_customer_assets.export.config import ExportConfig
 from stripe_customer_assets.export.errors import ExportAccessError, ExportError, ExportPlanAgeError
 from stripe_customer_assets.export.guards import check_guards
+from stripe_customer_assets.export.history import (
+    append_history,
+    ensure_history_table,
+    prune_history,
+    unwritten_rows,
+    write_row,
+)
 from stripe_customer_assets.export.plan import Plan
 from stripe_customer_assets.export.plan_table import load_plan
 from stripe_customer_assets.export.reconcile import final_state
@@ -45,6 +56,7 @@ class ApplyResult:
     sync: str
     plan_id: str
     planned_at: dt.datetime
+    run_id: str = ""
     planned_writes: int = 0
     already_sent: int = 0  # writes an earlier run made (not repeated)
     created: int = 0
@@ -83,6 +95,7 @@ class _Recorder:
         self.batch_size = max(1, batch_size)
         self.batch: list[dict[str, Any]] = []
         self.pushed: dict[tuple[str, str], Any] | None = None  # read at the first result
+        self.history: list[dict[str, Any]] = []
 
     def __call__(self, outcome: WriteResult) -> None:
         r = self.result
@@ -106,12 +119,19 @@ class _Recorder:
         else:  # a created customer starts with nothing pushed
             row["pushed_values"] = pushed_after(last, outcome.entry.changes)
         self.batch.append(row)
+        self.history.append(write_row(r.run_id, self.plan.plan_id, outcome))
         if len(self.batch) >= self.batch_size:
             self.flush()
 
     def flush(self) -> None:
         batch, self.batch = self.batch, []
-        record_results(self.warehouse, self.config, batch)
+        history, self.history = self.history, []
+        record_results(
+            self.warehouse,
+            self.config,
+            batch,
+            also=lambda conn: append_history(conn, self.config, history),
+        )
 
 
 def apply_plan(
@@ -122,8 +142,11 @@ def apply_plan(
     concurrency: int = 8,
     batch_size: int = DEFAULT_BATCH_SIZE,
     plan: Plan | None = None,
+    run_id: str | None = None,
 ) -> ApplyResult:
-    """Apply the stored plan (or ``plan``) to Stripe; see the module docstring."""
+    """Apply the stored plan (or ``plan``) to Stripe; see the module docstring.
+
+    ``run_id`` names this run in the history (the Dagster run's id; default: a new uuid)."""
     started = time.monotonic()
     calls_before = api.stats.snapshot()["calls"]
     plan = plan or load_plan(warehouse, config)
@@ -135,6 +158,8 @@ def apply_plan(
     check_plan_age(config, api, plan)
     check_guards(config, plan.summary)
     done = sent_keys(warehouse, config)
+    with warehouse.begin() as conn:
+        ensure_history_table(conn, config)
     writes = plan.writes()
     todo = [e for e in writes if e.idempotency_key not in done]
     result = ApplyResult(
@@ -143,6 +168,7 @@ def apply_plan(
         plan.planned_at,
         planned_writes=len(writes),
         already_sent=len(writes) - len(todo),
+        run_id=run_id or uuid.uuid4().hex,
     )
     recorder = _Recorder(warehouse, config, plan, result, batch_size)
     expired = [False]
@@ -170,7 +196,13 @@ def apply_plan(
         )
     now = dt.datetime.now(dt.UTC)
     final = final_state(plan, read_state(warehouse, config), now)
-    replace_state(warehouse, config, final)
+    unwritten = unwritten_rows(result.run_id, plan, now)
+
+    def history(conn: Any) -> None:
+        append_history(conn, config, unwritten)
+        prune_history(conn, config)
+
+    replace_state(warehouse, config, final, also=history)
     snapshot = api.stats.snapshot()
     result.api = snapshot
     result.api_calls = snapshot["calls"] - calls_before

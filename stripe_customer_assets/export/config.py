@@ -155,6 +155,12 @@ class ExportConfig(StrictModel):
     state_schema: str = Field(
         default="exports", description="Warehouse schema of the plan and state tables."
     )
+    history_days: int = Field(
+        default=30,
+        ge=1,
+        description="Days the sync and plan history (<name>_history, <name>_plan_history, "
+        "<name>_plans) are kept; older rows are deleted at the end of each plan and sync.",
+    )
     example: bool = Field(
         default=False,
         description="An example sync: it writes only to the project's Stripe stand-in; "
@@ -181,8 +187,10 @@ class ExportConfig(StrictModel):
             raise ValueError(
                 f"{name!r} must be 1-50 letters, digits or underscores, not starting with a digit"
             )
-        if name.endswith(("_plan", "_plans")):
-            raise ValueError(f"'{name}' ends with _plan or _plans, which name a sync's own tables")
+        if name.endswith(("_plan", "_plans", "_history")):
+            raise ValueError(
+                f"'{name}' ends with _plan, _plans or _history, which name a sync's own tables"
+            )
         return name
 
     @field_validator("state_schema")

@@ -7,7 +7,8 @@ matched_ids (JSON), plan_id, planned_at.
 
 ``"<state_schema>"."<sync>_plans"`` gets one row per plan made (plan_id, planned_at, the
 counts), in the same transaction: the history of previews, and the proof that an empty
-plan is a plan.
+plan is a plan; ``"<state_schema>"."<sync>_plan_history"`` keeps each plan's row-level
+changes (``history.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from stripe_customer_assets.export.config import ExportConfig
+from stripe_customer_assets.export.history import append_plan_history
 from stripe_customer_assets.export.plan import ACTIONS, Plan, PlanEntry
 from stripe_customer_assets.warehouse import Warehouse, upsert_frame, write_frame
 from stripe_customer_assets.warehouse.ddl import ensure_table, lock_ddl
@@ -179,6 +181,7 @@ def store_plan(warehouse: Warehouse, config: ExportConfig, plan: Plan) -> None:
         conn.exec_driver_sql(f"DELETE FROM {plan_table(config)}")
         write_frame(conn, plan_table(config), plan_frame(plan))
         upsert_frame(conn, plans_table(config), plans_frame(plan), ["plan_id"])
+        append_plan_history(conn, config, plan)
 
 
 def load_plan(warehouse: Warehouse, config: ExportConfig) -> Plan | None:

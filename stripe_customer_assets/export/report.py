@@ -6,6 +6,7 @@ from typing import Any
 
 from stripe_customer_assets.export.apply import ApplyResult
 from stripe_customer_assets.export.config import ExportConfig
+from stripe_customer_assets.export.history import history_table
 from stripe_customer_assets.export.plan import Plan
 from stripe_customer_assets.export.state_table import state_table
 
@@ -60,9 +61,11 @@ def failed_writes_message(config: ExportConfig, result: ApplyResult, limit: int 
     """Why a sync whose writes finally failed fails its run: how many, and where to look."""
     first = "; ".join(f"{key}: {message}" for key, message in result.errors[:limit])
     table = state_table(config).replace('"', "")
+    history = history_table(config).replace('"', "")
     return (
         f"sync '{config.name}': {result.failed} of {result.writes} writes failed after retries "
         f"({result.created} created, {result.updated} updated, all recorded). Each failed row "
         f"is in {table} with status 'failed' and Stripe's message in `reason` (also in this "
-        f"run's failed_rows metadata); the next run plans them again. First: {first}"
+        f"run's failed_rows metadata, and every attempt in {history}); the next run plans "
+        f"them again. First: {first}"
     )

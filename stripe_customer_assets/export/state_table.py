@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -157,10 +158,16 @@ def _utc(value: Any) -> dt.datetime | None:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
 
 
-def record_results(warehouse: Warehouse, config: ExportConfig, rows: list[dict[str, Any]]) -> None:
+def record_results(
+    warehouse: Warehouse,
+    config: ExportConfig,
+    rows: list[dict[str, Any]],
+    also: Callable[[Connection], None] | None = None,
+) -> None:
     """Upsert one batch of write results; a created customer replaces its key's '' row.
 
-    The table exists already (``sent_keys`` or ``read_state`` made it at the start of the run).
+    ``also`` runs in the same transaction (the history of the batch). The table exists
+    already (``sent_keys`` or ``read_state`` made it at the start of the run).
     """
     if not rows:
         return
@@ -174,14 +181,23 @@ def record_results(warehouse: Warehouse, config: ExportConfig, rows: list[dict[s
                 ).bindparams(sa.bindparam("keys", expanding=True)),
                 {"keys": created_keys},
             )
+        if also is not None:
+            also(conn)
 
 
-def replace_state(warehouse: Warehouse, config: ExportConfig, rows: list[dict[str, Any]]) -> None:
-    """Make the table exactly ``rows`` in one transaction."""
+def replace_state(
+    warehouse: Warehouse,
+    config: ExportConfig,
+    rows: list[dict[str, Any]],
+    also: Callable[[Connection], None] | None = None,
+) -> None:
+    """Make the table exactly ``rows`` in one transaction (``also`` runs in it too)."""
     with warehouse.begin() as conn:
         ensure_state_table(conn, config)
         conn.exec_driver_sql(f"DELETE FROM {state_table(config)}")
         write_frame(conn, state_table(config), state_frame(rows))
+        if also is not None:
+            also(conn)
 
 
 def _missing(value: Any) -> bool:

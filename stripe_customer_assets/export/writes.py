@@ -40,6 +40,7 @@ class WriteResult:
     fatal: bool = False  # Stripe refused the key or a permission: stop everything
     note: str | None = None  # how a write answered with a replayed failure was settled
     replayed: int = 0  # answers Stripe replayed from a saved failure
+    request_id: str | None = None  # Stripe's Request-Id of the last request sent
 
     def state_row(self, plan_id: str) -> dict[str, Any]:
         return {
@@ -71,7 +72,7 @@ def write_one(api: StripeApi, entry: PlanEntry) -> WriteResult:
     last: StripeReplayedError | None = None
     for attempt in range(MAX_RESENDS + 1):
         try:
-            body = api.request("post", path, payload, idempotency_key=resend_key(plan_key, attempt))
+            reply = api.fetch("post", path, payload, idempotency_key=resend_key(plan_key, attempt))
         except StripeAccessError as err:
             return WriteResult(entry, "failed", target, str(err), _now(), fatal=True)
         except StripeReplayedError as err:
@@ -102,12 +103,16 @@ def write_one(api: StripeApi, entry: PlanEntry) -> WriteResult:
             last = err
             continue
         except StripeRequestError as err:
-            return WriteResult(entry, "failed", target, str(err), _now(), replayed=replays)
-        stripe_id = str(body.get("id") or target)
+            return WriteResult(
+                entry, "failed", target, str(err), _now(), replayed=replays, request_id=err.request_id
+            )
+        stripe_id = str(reply.data.get("id") or target)
         note = None
         if attempt:
             note = f"sent again under {resend_key(plan_key, attempt)}: the earlier attempt did not happen"
-        return WriteResult(entry, status, stripe_id, None, _now(), note=note, replayed=replays)
+        return WriteResult(
+            entry, status, stripe_id, None, _now(), note=note, replayed=replays, request_id=reply.request_id
+        )
     message = (
         f"{last}; it did not happen, and {MAX_RESENDS} re-sends under new keys were answered "
         "the same way: the next run tries again"

@@ -96,6 +96,15 @@ class Reply:
     text: str
     date: dt.datetime | None  # the Date header (whole seconds), when Stripe sent one
     elapsed_s: float  # from sending the request to its answer (the attempt that succeeded)
+    request_id: str | None = None  # Stripe's Request-Id header (its request log's id)
+
+
+def header(headers: Any, name: str) -> str | None:
+    """A response header's value, whatever the case of its name (None when absent)."""
+    if not headers:
+        return None
+    value = headers.get(name) or headers.get(name.lower())
+    return str(value) if value else None
 
 
 def _endpoint(method: str, path: str) -> str:
@@ -227,7 +236,9 @@ class StripeApi:
                     response = self._client.raw_request(method, path, **(params or {}), **options)
                     data, text, headers = response.data, response.body, response.headers
                 elapsed = time.monotonic() - sent
-                return Reply(data, text, self._note_server_time(headers), elapsed)
+                return Reply(
+                    data, text, self._note_server_time(headers), elapsed, header(headers, "Request-Id")
+                )
             except (stripe.StripeError, ReadError) as err:
                 if idempotency_key is not None and replayed_failure(err):
                     raise StripeReplayedError(

@@ -23,11 +23,20 @@ class StripeAccessError(RuntimeError):
 class StripeRequestError(RuntimeError):
     """Stripe refused a request for a reason retrying will not fix (a 4xx other than 429)."""
 
-    def __init__(self, message: str, *, status: int | None, code: str | None, param: str | None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None,
+        code: str | None,
+        param: str | None,
+        request_id: str | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.code = code
         self.param = param
+        self.request_id = request_id  # Stripe's Request-Id of the refused request
 
 
 class StripeReplayedError(StripeRequestError):
@@ -137,10 +146,12 @@ def translate(
             status=status,
             code=_code(err),
             param=getattr(getattr(err, "error", None), "param", None),
+            request_id=getattr(err, "request_id", None),
         )
     return StripeRequestError(
         f"Stripe {method.upper()} {path} kept failing after {max_retries} retries: {message}",
         status=status,
         code=_code(err),
         param=None,
+        request_id=getattr(err, "request_id", None),
     )

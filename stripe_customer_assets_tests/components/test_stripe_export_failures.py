@@ -12,8 +12,10 @@ from stripe_customer_assets.components.stripe_export import (
 )
 from stripe_customer_assets.export import Plan, PlanEntry, read_state
 from stripe_customer_assets.export.age import while_fresh
+from stripe_customer_assets.export.history import history_table
 from stripe_customer_assets.lib.keys import MIRROR_KEY
 from stripe_customer_assets.resources import StripeResource
+from stripe_customer_assets.warehouse.engine import frame_from
 from stripe_customer_assets_tests.components.test_stripe_export import resources, with_mirror
 from stripe_customer_assets_tests.export.support import (
     account,
@@ -60,6 +62,13 @@ def test_writes_that_finally_fail_fail_the_run_after_recording_every_row(
     [check] = [c for c in result.get_asset_check_evaluations() if c.check_name == "writes_succeeded"]
     assert not check.passed
     assert check.metadata["failures"].value == 1
+    # The history holds the attempt under the Dagster run's id, with Stripe's request id.
+    assert f"every attempt in {schemas['state']}.crm_history" in message
+    with wh.begin() as conn:
+        history = frame_from(conn, f"SELECT * FROM {history_table(config)}").to_dict("records")
+    assert {h["run_id"] for h in history} == {result.run_id} and len(history) == 3
+    [attempt] = [h for h in history if h["status"] == "failed"]
+    assert attempt["key"] == "user1@example.com" and attempt["request_id"].startswith("req_")
 
 
 @pytest.mark.parametrize(("hours", "applied"), [(22, True), (23.5, False)])

@@ -32,6 +32,7 @@ def test_valid_config_has_defaults_and_strips_trailing_semicolons():
     assert config.behavior == "update_or_create"
     assert config.null_values == "skip" and config.on_duplicate == "skip"
     assert config.max_reject_percent == 100 and config.max_change_percent == 100
+    assert config.history_days == 30
     assert config.model_sql.endswith("AS email")
     assert config.model_columns == ["email", "full_name", "plan", "city"]
 
@@ -80,6 +81,8 @@ def test_objects_other_than_customer_are_refused_clearly():
         ("name", "crm-export", ("name",), "letters, digits or underscores"),
         ("state_schema", "a b", ("state_schema",), "plain SQL identifier"),
         ("name", "crm_plan", ("name",), "name a sync's own tables"),
+        ("name", "crm_history", ("name",), "name a sync's own tables"),
+        ("history_days", 0, ("history_days",), "greater than or equal to 1"),
     ],
 )
 def test_bad_scalar_attributes_name_their_field(attribute, value, path, fragment):
