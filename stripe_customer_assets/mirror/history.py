@@ -32,7 +32,11 @@ import os
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from stripe_customer_assets.mirror.table import CUSTOMER_COLUMNS, customers_table
+from stripe_customer_assets.mirror.table import (
+    CUSTOMER_COLUMNS,
+    customer_columns_ddl,
+    customers_table,
+)
 from stripe_customer_assets.warehouse.ddl import ensure, table_exists
 from stripe_customer_assets.warehouse.names import Table, qualified, quote_ident
 
@@ -83,18 +87,7 @@ def ensure_history_table(conn: Connection, schema: str) -> None:
             valid_to TIMESTAMPTZ,
             event_id VARCHAR NOT NULL,
             changed_fields VARCHAR,
-            created TIMESTAMPTZ,
-            email VARCHAR,
-            name VARCHAR,
-            phone VARCHAR,
-            description VARCHAR,
-            currency VARCHAR,
-            balance BIGINT,
-            delinquent BOOLEAN,
-            metadata {json_type},
-            address {json_type},
-            shipping {json_type},
-            raw {json_type} NOT NULL,
+            {customer_columns_ddl(json_type)},
             raw_normalized {json_type},
             deleted BOOLEAN NOT NULL,
             deleted_at TIMESTAMPTZ{key}

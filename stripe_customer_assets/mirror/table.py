@@ -72,6 +72,22 @@ def cursor_table(schema: str = DEFAULT_SCHEMA) -> Table:
     return qualified(schema, "customers_cursor")
 
 
+def customer_columns_ddl(json_type: str) -> str:
+    """The customer's fields as Stripe holds them: the columns of the mirror and its history."""
+    return f"""created TIMESTAMPTZ,
+            email VARCHAR,
+            name VARCHAR,
+            phone VARCHAR,
+            description VARCHAR,
+            currency VARCHAR,
+            balance BIGINT,
+            delinquent BOOLEAN,
+            metadata {json_type},
+            address {json_type},
+            shipping {json_type},
+            raw {json_type} NOT NULL"""
+
+
 def create_customers_table(
     conn: Connection, table: str, *, if_not_exists: bool = True, primary_key: bool = True
 ) -> None:
@@ -85,18 +101,7 @@ def create_customers_table(
     conn.exec_driver_sql(
         f"""CREATE TABLE {"IF NOT EXISTS " if if_not_exists else ""}{table} (
             id VARCHAR{" PRIMARY KEY" if primary_key else " NOT NULL"},
-            created TIMESTAMPTZ,
-            email VARCHAR,
-            name VARCHAR,
-            phone VARCHAR,
-            description VARCHAR,
-            currency VARCHAR,
-            balance BIGINT,
-            delinquent BOOLEAN,
-            metadata {json_type},
-            address {json_type},
-            shipping {json_type},
-            raw {json_type} NOT NULL,
+            {customer_columns_ddl(json_type)},
             deleted BOOLEAN NOT NULL DEFAULT FALSE,
             deleted_at TIMESTAMPTZ,
             synced_at TIMESTAMPTZ NOT NULL,
