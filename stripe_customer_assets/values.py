@@ -3,6 +3,8 @@
 A model column can hold any SQL type; Stripe takes strings. Numbers keep their digits
 (``42``, not ``42.0``, for whole floats), booleans become ``true`` / ``false``, dates ISO 8601.
 NULL, NaN and NA are "no value".
+
+Also the one reader of whole-number settings from the environment (``env_whole_number``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import datetime as dt
 import decimal
 import json
 import math
+import os
 from typing import Any
 
 
@@ -59,3 +62,21 @@ def to_locales(value: Any) -> list[str]:
     else:
         items = [value]
     return [to_text(v).strip() for v in items if not is_null(v) and to_text(v).strip()]
+
+
+def env_whole_number(name: str, default: int, unit: str, meaning: str) -> int:
+    """The environment variable ``name`` as a whole number >= 0, or ``default`` when unset.
+
+    A bad value is an error naming the variable, what it means and its default."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(
+            f"{name}={raw!r} is not a whole number of {unit} >= 0 ({meaning}; default {default})"
+        )
+    return value

@@ -18,14 +18,13 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from stripe_customer_assets.export.config import ExportConfig
 from stripe_customer_assets.export.history import append_plan_history
 from stripe_customer_assets.export.plan import ACTIONS, Plan, PlanEntry
 from stripe_customer_assets.warehouse import Warehouse, upsert_frame, write_frame
-from stripe_customer_assets.warehouse.ddl import ensure_table, lock_ddl
+from stripe_customer_assets.warehouse.ddl import add_columns, ensure_table
 from stripe_customer_assets.warehouse.engine import frame_from
 from stripe_customer_assets.warehouse.names import Table, qualified, quote_ident
 
@@ -131,28 +130,8 @@ def ensure_plans_table(conn: Connection, config: ExportConfig) -> None:
         change_percent DOUBLE PRECISION NOT NULL
         """,
     )
-    _add_counts(conn, plans_table(config))
-
-
-def _add_counts(conn: Connection, table: Table) -> None:
-    """Give a plans table made before an action existed (``conflict``) its count column."""
-    have = {
-        r[0]
-        for r in conn.execute(
-            sa.text(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_schema = :schema AND table_name = :name"
-            ),
-            {"schema": table.schema, "name": table.name},
-        )
-    }
-    missing = [a for a in ACTIONS if a not in have]
-    if missing:
-        lock_ddl(conn)  # another run may be adding them at the same moment (``ddl.py``)
-    for action in missing:
-        conn.exec_driver_sql(
-            f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {quote_ident(action)} INTEGER DEFAULT 0"
-        )
+    # A plans table made before an action existed (conflict): its count column.
+    add_columns(conn, plans_table(config), [(action, "INTEGER DEFAULT 0") for action in ACTIONS])
 
 
 def plans_frame(plan: Plan) -> pd.DataFrame:

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 from stripe_customer_assets.export.config import ExportConfig
 from stripe_customer_assets.export.conflicts import LastWrite
 from stripe_customer_assets.warehouse import Warehouse, upsert_frame, write_frame
-from stripe_customer_assets.warehouse.ddl import ensure_table, lock_ddl
+from stripe_customer_assets.warehouse.ddl import add_columns, ensure_table
 from stripe_customer_assets.warehouse.engine import frame_from
 from stripe_customer_assets.warehouse.names import Table, qualified
 
@@ -79,21 +79,8 @@ def ensure_state_table(conn: Connection, config: ExportConfig) -> None:
         PRIMARY KEY (key, stripe_id)
         """,
     )
-    _add_pushed_values(conn, state_table(config))
-
-
-def _add_pushed_values(conn: Connection, table: Table) -> None:
-    """Give a state table made before conflict policies its ``pushed_values`` column."""
-    found = conn.execute(
-        sa.text(
-            "SELECT 1 FROM information_schema.columns WHERE table_schema = :schema "
-            "AND table_name = :name AND column_name = 'pushed_values'"
-        ),
-        {"schema": table.schema, "name": table.name},
-    ).first()
-    if found is None:
-        lock_ddl(conn)  # another run may be adding it at the same moment (``ddl.py``)
-        conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS pushed_values VARCHAR")
+    # A state table made before conflict policies: its pushed_values column.
+    add_columns(conn, state_table(config), [("pushed_values", "VARCHAR")])
 
 
 def state_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

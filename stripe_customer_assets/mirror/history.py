@@ -27,7 +27,6 @@ pruned.
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -37,6 +36,7 @@ from stripe_customer_assets.mirror.table import (
     customer_columns_ddl,
     customers_table,
 )
+from stripe_customer_assets.values import env_whole_number
 from stripe_customer_assets.warehouse.ddl import ensure, table_exists
 from stripe_customer_assets.warehouse.names import Table, qualified, quote_ident
 
@@ -56,19 +56,12 @@ def history_table(schema: str) -> Table:
 
 def history_days() -> int:
     """Days a replaced version is kept (``STRIPE_HISTORY_DAYS``; 0 = forever)."""
-    raw = os.environ.get(HISTORY_DAYS_ENV, "").strip()
-    if not raw:
-        return DEFAULT_HISTORY_DAYS
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise ValueError(
-            f"{HISTORY_DAYS_ENV}={raw!r} is not a whole number of days >= 0 (how long a replaced "
-            f"customer version is kept; 0 keeps them all; default {DEFAULT_HISTORY_DAYS})"
-        )
-    return value
+    return env_whole_number(
+        HISTORY_DAYS_ENV,
+        DEFAULT_HISTORY_DAYS,
+        "days",
+        "how long a replaced customer version is kept; 0 keeps them all",
+    )
 
 
 def ensure_history_table(conn: Connection, schema: str) -> None:

@@ -15,7 +15,6 @@ untouched, and the next run starts over.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 from collections.abc import Callable
 
@@ -30,6 +29,7 @@ from stripe_customer_assets.mirror.mass_delete import DeleteGuard
 from stripe_customer_assets.mirror.result import MirrorResult
 from stripe_customer_assets.mirror.table import ensure_tables
 from stripe_customer_assets.stripe_api import StripeApi
+from stripe_customer_assets.values import env_whole_number
 from stripe_customer_assets.warehouse import Warehouse
 
 __all__ = ["EVENT_RETENTION", "MirrorResult", "events_overlap_s", "needs_full_scan", "refresh_mirror"]
@@ -40,19 +40,12 @@ DEFAULT_OVERLAP_S = 120
 
 def events_overlap_s() -> int:
     """How far behind Stripe's clock the events cursor stays (``STRIPE_EVENTS_OVERLAP_SECONDS``)."""
-    raw = os.environ.get(OVERLAP_ENV, "").strip()
-    if not raw:
-        return DEFAULT_OVERLAP_S
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise ValueError(
-            f"{OVERLAP_ENV}={raw!r} is not a whole number of seconds >= 0 (how late Stripe may list "
-            f"an event and the mirror still read it; default {DEFAULT_OVERLAP_S})"
-        )
-    return value
+    return env_whole_number(
+        OVERLAP_ENV,
+        DEFAULT_OVERLAP_S,
+        "seconds",
+        "how late Stripe may list an event and the mirror still read it",
+    )
 
 
 def _now() -> dt.datetime:

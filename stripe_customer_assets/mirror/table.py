@@ -24,10 +24,15 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from stripe_customer_assets.warehouse.ddl import ensure, ensure_schema, lock_ddl, table_exists
+from stripe_customer_assets.warehouse.ddl import (
+    add_columns,
+    ensure,
+    ensure_schema,
+    lock_ddl,
+    table_exists,
+)
 from stripe_customer_assets.warehouse.names import Table, qualified, quote_ident
 from stripe_customer_assets.warehouse.nul import JSON_NUL_ESCAPE, JSON_NUL_REPLACEMENT
 
@@ -114,22 +119,8 @@ def create_customers_table(
 
 def add_version_columns(conn: Connection, schema: str) -> None:
     """Give a mirror made before API versions were recorded its two version columns."""
-    have = {
-        row[0]
-        for row in conn.execute(
-            sa.text(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_schema = :schema AND table_name = 'customers'"
-            ),
-            {"schema": schema},
-        )
-    }
     json_type = "JSONB" if conn.dialect.name == "postgresql" else "JSON"
-    missing = [(n, k) for n, k in (("api_version", "VARCHAR"), ("raw_normalized", json_type)) if n not in have]
-    if missing:
-        lock_ddl(conn)  # another run may be adding them at the same moment (``ddl.py``)
-    for name, kind in missing:
-        conn.exec_driver_sql(f"ALTER TABLE {customers_table(schema)} ADD COLUMN IF NOT EXISTS {name} {kind}")
+    add_columns(conn, customers_table(schema), [("api_version", "VARCHAR"), ("raw_normalized", json_type)])
 
 
 def ensure_customers_index(conn: Connection, schema: str = DEFAULT_SCHEMA) -> None:

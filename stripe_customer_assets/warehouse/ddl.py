@@ -71,3 +71,25 @@ def ensure_table(conn: Connection, table: Table, columns: str) -> None:
 def table_exists(conn: Connection, table: Table) -> bool:
     """Whether ``table`` exists (without a schema: in the connection's current schema)."""
     return sa.inspect(conn).has_table(table.name, schema=table.schema)
+
+
+def add_columns(conn: Connection, table: Table, columns: list[tuple[str, str]]) -> None:
+    """Give ``table``, made before some of ``columns`` (name, SQL type) existed, the ones it lacks.
+
+    One look at the catalog; the DDL lock only when a column is missing, since another run may
+    be adding it at the same moment."""
+    have = {
+        row[0]
+        for row in conn.execute(
+            sa.text(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = :schema AND table_name = :name"
+            ),
+            {"schema": table.schema, "name": table.name},
+        )
+    }
+    missing = [(name, kind) for name, kind in columns if name not in have]
+    if missing:
+        lock_ddl(conn)
+    for name, kind in missing:
+        conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {quote_ident(name)} {kind}")
