@@ -60,6 +60,8 @@ def _check_name(value: str) -> str:
             f"'{value}' is not an account name: a lowercase letter, then up to 62 lowercase "
             "letters, digits, '_' or '-'"
         )
+    if value.startswith("acct_"):
+        raise ValueError(f"'{value}' looks like a connected account id: acct_ names are Stripe's")
     return value
 
 
