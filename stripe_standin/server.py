@@ -28,10 +28,12 @@ from .app import (
 )
 from .clock import Clock
 from .customers import dumps
-from .faults import FaultInjector, Limiter, Limits
+from .account_limits import AccountLimiters
+from .faults import FaultInjector, Limits
 from .forms import encode_form, parse_form
 from .idempotency import IdempotencyStore
 from .seed import MALFORMED_KINDS, generate_customers, malformed_customer
+from .server_connect import ConnectMethods
 from .store import RequestInfo, Store
 
 DAY = 86400.0
@@ -238,7 +240,7 @@ class _Server(http.server.ThreadingHTTPServer):
                 pass
 
 
-class StripeStandin:
+class StripeStandin(ConnectMethods):
     """A stateful Stripe stand-in (customers, events, balance) served over HTTP.
 
     >>> with StripeStandin() as s:
@@ -311,7 +313,7 @@ class StripeStandin:
             concurrency_limit=concurrency_limit,
             endpoint_concurrency_limit=endpoint_concurrency_limit,
         )
-        self.limiter = Limiter(self.limits)
+        self.limiter = AccountLimiters(self.limits)  # one set of buckets per account and mode
         self.idempotency = IdempotencyStore(self.clock, idempotency_ttl_hours * 3600)
         self.settings = Settings(latency_read, latency_write, latency_jitter, slow_seconds)
         self.api_keys = list(api_keys)
@@ -459,6 +461,8 @@ class StripeStandin:
             "account_id": self.account_id,
             "api_version": self.store.api_version,
             "faults": self.fault_injector.snapshot(),
+            "platforms": self.platforms(),
+            "account_limits": {a: dict(k) for a, k in self.limiter.overrides.items()},
         }
 
     # ------------------------------------------------------------------ clock
@@ -682,14 +686,18 @@ class StripeStandin:
             evs = [e for e in evs if e["type"] in wanted]
         return evs
 
-    def requests(self, *, clear: bool = False) -> list[dict[str, Any]]:
-        """The request log, oldest first: method, path, route, endpoint, params, headers (API
-        key redacted), status (0 = connection reset), fault, idempotency key, replayed, ..."""
+    def requests(self, *, clear: bool = False, account: str | None = None) -> list[dict[str, Any]]:
+        """The request log, oldest first: method, path, route, endpoint, account (whose data
+        the request acted on; None before a key was accepted), livemode, params, headers (API
+        key redacted), status (0 = connection reset), fault, idempotency key, replayed, ...
+        ``account``: only the requests that acted on that account."""
         st = self.app.stats
         with st.lock:
             out = list(st.log)
             if clear:
                 st.log.clear()
+        if account is not None:
+            out = [r for r in out if r.get("account") == account]
         return out
 
     def stats(self) -> dict[str, Any]:
