@@ -150,6 +150,8 @@ class AccountRegistry:
                 account_id = self.new_id()
             elif account_id in self.accounts or account_id in self.platforms:
                 raise ValueError(f"account {account_id} exists already")
+            if capabilities is None:
+                capabilities = {"card_payments": "active", "transfers": "active"} if onboarded else {}
             self._seq += 1
             rec = AccountRecord(
                 account_id,

@@ -590,9 +590,11 @@ class StripeStandin(ConnectMethods):
         record_events: bool = False,
         span_days: float = 730,
         now: int | None = None,
+        variants: list[str] | None = None,
     ) -> int:
         """Insert ``n`` generated customers directly (no API requests); returns the number
-        inserted. Calling it again adds more (numbering and ids continue).
+        inserted. Calling it again adds more (numbering and ids continue). ``variants``:
+        customer body variants shared by many calls (``seed.variant_pool``).
 
         Customers are created over the ``span_days`` before ``now`` (default: the clock).
         With ``record_events`` each gets a ``customer.created`` event at its ``created`` time
@@ -602,7 +604,7 @@ class StripeStandin(ConnectMethods):
         tag = getattr(self, "_seed_tag", "")  # another account or mode: other ids
         rows = generate_customers(
             n, f"{seed}{tag}" if tag else seed, now=now_i, span_days=span_days,  # type: ignore[arg-type]
-            start_index=len(self.store.customers),
+            start_index=len(self.store.customers), variants=variants,
         )
         if self.store.livemode:
             rows = ((c, t, e, r.replace(b'"livemode":false', b'"livemode":true', 1)) for c, t, e, r in rows)

@@ -13,6 +13,8 @@ import gc
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .seed import variant_pool
+
 if TYPE_CHECKING:
     from .app import StandinApp
     from .server import StripeStandin
@@ -169,6 +171,7 @@ class ConnectMethods:
         if accounts is None:
             accounts = [r.id for r in self.app.registry.listed(platform)]
         accounts = list(accounts)
+        variants = variant_pool(seed) if len(accounts) > 1 else None
         total = 0
         was_enabled = gc.isenabled()
         gc.disable()  # many long-lived objects: no cyclic GC passes while they are built
@@ -176,7 +179,7 @@ class ConnectMethods:
             for acct in accounts:
                 total += self.account(acct).seed_customers(
                     customers_per_account, seed, record_events=record_events,
-                    span_days=span_days, now=now,
+                    span_days=span_days, now=now, variants=variants,
                 )
         finally:
             if total >= 50000:
