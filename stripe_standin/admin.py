@@ -12,8 +12,8 @@ POST     /_standin/stats/reset           reset counters and request log
 GET      /_standin/requests              request log (?clear=1 to empty it)
 GET      /_standin/clock                 {"now"}
 POST     /_standin/clock                 {"advance_seconds"|"advance_days": x} or {"set": ts, "frozen"}
-POST     /_standin/faults                {"kind", "rate", "burst"?, "endpoints"?, "methods"?}
-POST     /_standin/faults/inject         {"kind", "count"?, "endpoints"?, "methods"?}
+POST     /_standin/faults                {"kind", "rate", "burst"?, "endpoints"?, "methods"?, "accounts"?}
+POST     /_standin/faults/inject         {"kind", "count"?, "endpoints"?, "methods"?, "accounts"?}
 POST     /_standin/faults/clear          remove all fault rules and pending bursts
 POST     /_standin/keys                  {"key", "permissions"?} (restricted when permissions given)
 DELETE   /_standin/keys/{key}            remove a key
@@ -110,6 +110,7 @@ class AdminHandler:
                 burst=int(body.get("burst", 1)),
                 endpoints=body.get("endpoints"),
                 methods=body.get("methods"),
+                accounts=body.get("accounts"),
             )
             return _ok(s.config()["faults"])
         if route == "faults/inject" and method == "POST":
@@ -118,6 +119,7 @@ class AdminHandler:
                 int(body.get("count", 1)),
                 endpoints=body.get("endpoints"),
                 methods=body.get("methods"),
+                accounts=body.get("accounts"),
             )
             return _ok(s.config()["faults"])
         if route == "faults/clear" and method == "POST":
@@ -233,6 +235,7 @@ class StandinAdmin(admin_connect.AdminConnectMethods):
         burst: int = 1,
         endpoints: list[str] | None = None,
         methods: list[str] | None = None,
+        accounts: list[str] | None = None,
     ) -> Any:
         return self._call(
             "POST",
@@ -243,6 +246,7 @@ class StandinAdmin(admin_connect.AdminConnectMethods):
                 "burst": burst,
                 "endpoints": endpoints,
                 "methods": methods,
+                "accounts": accounts,
             },
         )
 
@@ -253,11 +257,15 @@ class StandinAdmin(admin_connect.AdminConnectMethods):
         *,
         endpoints: list[str] | None = None,
         methods: list[str] | None = None,
+        accounts: list[str] | None = None,
     ) -> Any:
         return self._call(
             "POST",
             "faults/inject",
-            {"kind": kind, "count": count, "endpoints": endpoints, "methods": methods},
+            {
+                "kind": kind, "count": count, "endpoints": endpoints, "methods": methods,
+                "accounts": accounts,
+            },
         )
 
     def clear_faults(self) -> Any:

@@ -427,7 +427,7 @@ class StandinApp:
                     raise self._rate_limited(reason)
                 admitted = limited
 
-                fault = self.faults.decide(endpoint, method)
+                fault = self.faults.decide(endpoint, method, self._local.account)
                 if fault is not None and fault in PRE_APPLY:
                     out = self._fault_response(fault)
                     if isinstance(out, StripeError):

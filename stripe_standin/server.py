@@ -486,10 +486,14 @@ class StripeStandin(ConnectMethods):
         burst: int = 1,
         endpoints: Iterable[str] | str | None = None,
         methods: Iterable[str] | str | None = None,
+        accounts: Iterable[str] | str | None = None,
     ) -> None:
         """Inject ``kind`` into a fraction ``rate`` of matching requests; each hit continues
-        for ``burst`` consecutive matching requests. ``rate=0`` removes the rule."""
-        self.fault_injector.set_rate(kind, rate, burst=burst, endpoints=endpoints, methods=methods)
+        for ``burst`` consecutive matching requests. ``rate=0`` removes the rule.
+        ``accounts``: only requests acting on these accounts (default: every account)."""
+        self.fault_injector.set_rate(
+            kind, rate, burst=burst, endpoints=endpoints, methods=methods, accounts=accounts
+        )
 
     def inject_fault(
         self,
@@ -498,9 +502,13 @@ class StripeStandin(ConnectMethods):
         *,
         endpoints: Iterable[str] | str | None = None,
         methods: Iterable[str] | str | None = None,
+        accounts: Iterable[str] | str | None = None,
     ) -> None:
-        """Inject ``kind`` into the next ``count`` matching requests."""
-        self.fault_injector.inject(kind, count, endpoints=endpoints, methods=methods)
+        """Inject ``kind`` into the next ``count`` matching requests (``accounts``: acting on
+        these accounts)."""
+        self.fault_injector.inject(
+            kind, count, endpoints=endpoints, methods=methods, accounts=accounts
+        )
 
     def clear_faults(self) -> None:
         self.fault_injector.clear()

@@ -130,3 +130,18 @@ def test_the_command_line_makes_a_platform_with_seeded_connected_accounts():
     assert args.connect_rate_limit_on == "account" and args.platform_account is None
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--connect-rate-limit-on", "everyone"])
+
+
+def test_faults_can_be_limited_to_accounts(standin):
+    from stripe_standin import Fault
+
+    a, b = standin.create_platform(2)["accounts"]
+    standin.inject_fault(Fault.HTTP_503, 2, accounts=[b])
+    api = Api(standin.base_url)
+    assert _statuses(api, 1, Stripe_Account=a) == [200] and _statuses(api, 1) == [200]
+    assert _statuses(api, 3, Stripe_Account=b) == [503, 503, 200]
+    standin.set_fault_rate(Fault.HTTP_500, 1.0, accounts=a)
+    assert _statuses(api, 1, Stripe_Account=a) == [500] and _statuses(api, 1, Stripe_Account=b) == [200]
+    assert standin.config()["faults"]["rates"]["500"]["accounts"] == [a]
+    StandinAdmin(standin.base_url).inject_fault(Fault.HTTP_503, 1, accounts=[DEFAULT_ACCOUNT_ID])
+    assert _statuses(api, 1, Stripe_Account=b) == [200] and _statuses(api, 1) == [503]
