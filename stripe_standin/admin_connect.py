@@ -36,12 +36,26 @@ if TYPE_CHECKING:
     from .server import StripeStandin
 
 _ACCOUNT_FIELDS = (
-    "account_id", "api_key", "type", "email", "metadata", "country", "livemode", "onboarded",
+    "account_id",
+    "api_key",
+    "type",
+    "email",
+    "metadata",
+    "country",
+    "livemode",
+    "onboarded",
     "created",
 )
 _PLATFORM_FIELDS = (
-    "account_id", "api_key", "customers_per_account", "seed", "record_events", "span_days",
-    "connect_rate_limit_on", "livemode", "type",
+    "account_id",
+    "api_key",
+    "customers_per_account",
+    "seed",
+    "record_events",
+    "span_days",
+    "connect_rate_limit_on",
+    "livemode",
+    "type",
 )
 _SEED_FIELDS = ("accounts", "platform", "seed", "record_events", "span_days")
 
@@ -70,8 +84,10 @@ def dispatch(
         if method == "POST":
             if "n" in body:
                 ids = s.add_connected_accounts(
-                    int(body["n"]), body.get("platform"),
-                    livemode=bool(body.get("livemode", False)), type=body.get("type", "standard"),
+                    int(body["n"]),
+                    body.get("platform"),
+                    livemode=bool(body.get("livemode", False)),
+                    type=body.get("type", "standard"),
                 )
                 return ({"accounts": ids},)
             kw = {k: body[k] for k in _ACCOUNT_FIELDS if k in body}
@@ -114,7 +130,8 @@ class AdminConnectMethods:
 
     def configure_platform(self, platform: str, *, connect_rate_limit_on: str) -> dict[str, Any]:
         return self._call(
-            "POST", "platforms/" + quote(platform, safe=""),
+            "POST",
+            "platforms/" + quote(platform, safe=""),
             {"connect_rate_limit_on": connect_rate_limit_on},
         )
 
@@ -131,10 +148,19 @@ class AdminConnectMethods:
     def connected_accounts(
         self, platform: str | None = None, *, include_deleted: bool = False
     ) -> list[dict[str, Any]]:
-        q = {k: v for k, v in (("platform", platform), ("include_deleted", "1" if include_deleted else None)) if v}
+        q = {
+            k: v
+            for k, v in (
+                ("platform", platform),
+                ("include_deleted", "1" if include_deleted else None),
+            )
+            if v
+        }
         return self._call("GET", "connected_accounts" + (f"?{urlencode(q)}" if q else ""))
 
-    def seed_accounts(self, customers_per_account: int, accounts: list[str] | None = None, **kw: Any) -> int:
+    def seed_accounts(
+        self, customers_per_account: int, accounts: list[str] | None = None, **kw: Any
+    ) -> int:
         body = {"customers_per_account": customers_per_account, "accounts": accounts, **kw}
         return self._call("POST", "seed_accounts", body)["inserted"]
 

@@ -28,8 +28,8 @@ from .forms import FormError, parse_form
 from .idempotency import IdempotencyStore
 from .modes import Datasets, key_is_live
 from .seed import malform
-from .stats import Stats
 from .spec import API_VERSION, OPERATIONS
+from .stats import Stats
 from .store import RequestInfo, Store, bad_limit
 from .test_clocks import live_mode_refusal
 from .versions import is_current_shape, render_customer

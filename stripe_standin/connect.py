@@ -100,7 +100,9 @@ class AccountRegistry:
         self.rng = random.Random(None if seed is None else f"accounts-{seed}")
 
     # ------------------------------------------------------------------ platforms
-    def make_platform(self, account_id: str, connect_rate_limit_on: str | None = None) -> PlatformRecord:
+    def make_platform(
+        self, account_id: str, connect_rate_limit_on: str | None = None
+    ) -> PlatformRecord:
         with self.lock:
             if account_id in self.accounts:
                 raise ValueError(f"{account_id} is a connected account; it cannot be a platform")
@@ -151,7 +153,9 @@ class AccountRegistry:
             elif account_id in self.accounts or account_id in self.platforms:
                 raise ValueError(f"account {account_id} exists already")
             if capabilities is None:
-                capabilities = {"card_payments": "active", "transfers": "active"} if onboarded else {}
+                capabilities = (
+                    {"card_payments": "active", "transfers": "active"} if onboarded else {}
+                )
             self._seq += 1
             rec = AccountRecord(
                 account_id,
@@ -212,7 +216,9 @@ class AccountRegistry:
             return rec.platform
         return acting
 
-    def listed(self, platform_id: str | None = None, *, include_deleted: bool = False) -> list[AccountRecord]:
+    def listed(
+        self, platform_id: str | None = None, *, include_deleted: bool = False
+    ) -> list[AccountRecord]:
         """Connected accounts (of one platform, or all), newest first."""
         with self.lock:
             out = [
@@ -238,7 +244,10 @@ class AccountRegistry:
         with self.lock:
             plat = self.platforms.get(platform_id)
             after_key = before_key = None
-            for param, aid in (("starting_after", starting_after), ("ending_before", ending_before)):
+            for param, aid in (
+                ("starting_after", starting_after),
+                ("ending_before", ending_before),
+            ):
                 if aid is None:
                     continue
                 rec = self.accounts.get(aid)
@@ -269,11 +278,16 @@ def create_params(p: dict[str, Any]) -> dict[str, Any]:
         out["metadata"] = apply_metadata({}, p["metadata"])
     if p.get("country"):
         if len(p["country"]) != 2 or not p["country"].isalpha():
-            raise invalid(f"Country '{p['country']}' is unknown. Try using a 2-character alphanumeric country code instead, such as 'US', 'EG', or 'GB'. A full list of country codes is available at https://stripe.com/docs/connect/cross-border-payouts.", "country")
+            raise invalid(
+                f"Country '{p['country']}' is unknown. Try using a 2-character alphanumeric country code instead, such as 'US', 'EG', or 'GB'. A full list of country codes is available at https://stripe.com/docs/connect/cross-border-payouts.",
+                "country",
+            )
         out["country"] = p["country"].upper()
     caps = p.get("capabilities") or {}
     out["capabilities"] = {
-        name: "inactive" for name, opts in caps.items() if isinstance(opts, dict) and opts.get("requested")
+        name: "inactive"
+        for name, opts in caps.items()
+        if isinstance(opts, dict) and opts.get("requested")
     }
     return out
 
@@ -326,7 +340,12 @@ def account_object(
         "metadata": dict(metadata or {}),
         "payouts_enabled": onboarded,
         "settings": {
-            "branding": {"icon": None, "logo": None, "primary_color": None, "secondary_color": None},
+            "branding": {
+                "icon": None,
+                "logo": None,
+                "primary_color": None,
+                "secondary_color": None,
+            },
             "card_payments": {
                 "decline_on": {"avs_failure": False, "cvc_failure": False},
                 "statement_descriptor_prefix": None,

@@ -65,10 +65,16 @@ def run_accounts(
         limit, after, before = page_args(p)
         if registry.platform(acting) is None:  # "If you're not a platform, the list is empty."
             if after or before:
-                raise no_such("account", after or before or "", "starting_after" if after else "ending_before")
+                raise no_such(
+                    "account", after or before or "", "starting_after" if after else "ending_before"
+                )
             return {"object": "list", "data": [], "has_more": False, "url": "/v1/accounts"}, False
         recs, has_more = registry.page(
-            acting, livemode, limit=limit, starting_after=after, ending_before=before,
+            acting,
+            livemode,
+            limit=limit,
+            starting_after=after,
+            ending_before=before,
             created=p.get("created"),
         )
         data = [r.to_dict() for r in recs]

@@ -18,6 +18,7 @@ from http import HTTPStatus
 from typing import Any, Self
 
 from . import params as P
+from .account_limits import AccountLimiters
 from .app import (
     DEFAULT_ACCOUNT_ID,
     STANDIN_API_KEY,
@@ -28,7 +29,6 @@ from .app import (
 )
 from .clock import Clock
 from .customers import dumps
-from .account_limits import AccountLimiters
 from .faults import FaultInjector, Limits
 from .forms import encode_form, parse_form
 from .idempotency import IdempotencyStore

@@ -41,7 +41,9 @@ class ConnectMethods:
             self.add_api_key(api_key, account_id)  # type: ignore[attr-defined]
         return account_id
 
-    def configure_platform(self, platform: str | None = None, *, connect_rate_limit_on: str) -> None:
+    def configure_platform(
+        self, platform: str | None = None, *, connect_rate_limit_on: str
+    ) -> None:
         """Whether requests made for the platform's connected accounts count against the
         platform's rate limits ("platform") or each connected account's own ("account")."""
         platform = platform or self.app.account_id
@@ -69,10 +71,15 @@ class ConnectMethods:
         platform = self.make_platform(
             account_id, api_key=api_key, connect_rate_limit_on=connect_rate_limit_on
         )
-        ids = self.add_connected_accounts(connected_accounts, platform, livemode=livemode, type=type)
+        ids = self.add_connected_accounts(
+            connected_accounts, platform, livemode=livemode, type=type
+        )
         if customers_per_account:
             self.seed_accounts(
-                customers_per_account, ids, seed=seed, record_events=record_events,
+                customers_per_account,
+                ids,
+                seed=seed,
+                record_events=record_events,
                 span_days=span_days,
             )
         key = api_key
@@ -178,8 +185,12 @@ class ConnectMethods:
         try:
             for acct in accounts:
                 total += self.account(acct).seed_customers(
-                    customers_per_account, seed, record_events=record_events,
-                    span_days=span_days, now=now, variants=variants,
+                    customers_per_account,
+                    seed,
+                    record_events=record_events,
+                    span_days=span_days,
+                    now=now,
+                    variants=variants,
                 )
         finally:
             if total >= 50000:
@@ -201,8 +212,12 @@ class ConnectMethods:
         statuses, writes applied (by endpoint), 429s."""
         snap = self.app.stats.snapshot()["by_account"]
         empty = {
-            "requests": 0, "requests_by_endpoint": {}, "status": {}, "writes_applied": 0,
-            "writes_by_endpoint": {}, "rate_limited": 0,
+            "requests": 0,
+            "requests_by_endpoint": {},
+            "status": {},
+            "writes_applied": 0,
+            "writes_by_endpoint": {},
+            "rate_limited": 0,
         }
         return snap.get(account_id, empty)
 

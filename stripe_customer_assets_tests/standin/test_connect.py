@@ -38,7 +38,9 @@ def _no_access(key: str, account: str) -> str:
     )
 
 
-def test_each_header_reaches_the_connected_accounts_own_customers_events_and_clocks(standin, platform):
+def test_each_header_reaches_the_connected_accounts_own_customers_events_and_clocks(
+    standin, platform
+):
     a, b, _ = platform
     client = standin.stripe_client()
     on_a = client.v1.customers.create(params={"name": "on a"}, options={"stripe_account": a})
@@ -57,13 +59,17 @@ def test_each_header_reaches_the_connected_accounts_own_customers_events_and_clo
     events_a = client.v1.events.list(options={"stripe_account": a}).data
     assert [e.data.object.id for e in events_a] == [on_a.id]
     assert events_a[0].account == a, "a connected account's events name it"
-    assert [e.data.object.id for e in client.v1.events.list(options={"stripe_context": b}).data] == [on_b.id]
+    assert [
+        e.data.object.id for e in client.v1.events.list(options={"stripe_context": b}).data
+    ] == [on_b.id]
     assert [e.data.object.id for e in client.v1.events.list().data] == [own.id]
     assert "account" not in client.v1.events.list().data[0]
     with pytest.raises(stripe.InvalidRequestError) as e:
         client.v1.customers.retrieve(on_a.id, options={"stripe_account": b})
     assert e.value.http_status == 404
-    assert [c.id for c in client.v1.test_helpers.test_clocks.list(options={"stripe_account": a}).data] == [clock.id]
+    assert [
+        c.id for c in client.v1.test_helpers.test_clocks.list(options={"stripe_account": a}).data
+    ] == [clock.id]
     assert client.v1.test_helpers.test_clocks.list(options={"stripe_account": b}).data == []
     # GET /v1/account answers the account the request acts on.
     assert client.v1.accounts.retrieve_current(options={"stripe_account": a}).id == a
@@ -89,7 +95,9 @@ def test_a_connected_accounts_own_key_reaches_the_same_data_and_no_sibling(stand
 def test_a_header_the_key_cannot_reach_gets_stripes_403(standin, platform):
     a = platform[0]
     api = Api(standin.base_url)
-    other_platform = standin.create_platform(1, account_id="acct_1SecondPlatform", api_key=SECOND_PLATFORM_KEY)
+    other_platform = standin.create_platform(
+        1, account_id="acct_1SecondPlatform", api_key=SECOND_PLATFORM_KEY
+    )
     foreign = other_platform["accounts"][0]
     cases = [
         (STANDIN_API_KEY, foreign),  # another platform's connected account
@@ -104,7 +112,9 @@ def test_a_header_the_key_cannot_reach_gets_stripes_403(standin, platform):
             assert status == 403, (key, account, header)
             assert body["error"]["type"] == "invalid_request_error"
             message = body["error"]["message"]
-            assert message.startswith("The provided key 'sk_") and _no_access(key, account) in message
+            assert (
+                message.startswith("The provided key 'sk_") and _no_access(key, account) in message
+            )
             assert key not in message, "the key is masked"
     # A header naming the key's own account is the key's own data.
     assert api.get("/v1/customers", headers={"Stripe-Account": DEFAULT_ACCOUNT_ID})[0] == 200
@@ -140,7 +150,9 @@ def test_a_deleted_account_is_out_of_reach_and_its_data_is_kept(standin, platfor
         standin.stripe_client(own_key).v1.customers.list()
     assert [x.id for x in client.v1.accounts.list().data] == [platform[2], b]
     assert [c["name"] for c in standin.account(a).customers()] == ["kept"]
-    assert any(x["id"] == a and x["deleted"] for x in standin.connected_accounts(include_deleted=True))
+    assert any(
+        x["id"] == a and x["deleted"] for x in standin.connected_accounts(include_deleted=True)
+    )
     assert a not in {x["id"] for x in standin.connected_accounts()}
     with pytest.raises(stripe.PermissionError):
         client.v1.accounts.delete(a)
@@ -166,7 +178,9 @@ def test_accounts_list_pages_newest_first_with_cursors_and_created(standin):
     assert seen == newest_first
     back = client.v1.accounts.list(params={"limit": 3, "ending_before": newest_first[10]})
     assert [x.id for x in back.data] == newest_first[7:10] and back.has_more
-    ranged = client.v1.accounts.list(params={"created": {"gte": t0 + 5, "lt": t0 + 8}, "limit": 100})
+    ranged = client.v1.accounts.list(
+        params={"created": {"gte": t0 + 5, "lt": t0 + 8}, "limit": 100}
+    )
     assert [x.id for x in ranged.data] == [ids[7], ids[6], ids[5]]
     assert [x.id for x in client.v1.accounts.list(params={"created": t0 + 3}).data] == [ids[3]]
     api = Api(standin.base_url)
@@ -194,7 +208,9 @@ def test_create_and_retrieve_a_connected_account(standin):
             "capabilities": {"transfers": {"requested": True}},
         }
     )
-    assert made.id.startswith("acct_") and made.type == "custom" and made.email == "shop@example.com"
+    assert (
+        made.id.startswith("acct_") and made.type == "custom" and made.email == "shop@example.com"
+    )
     assert made.metadata.to_dict() == {"shop": "42"}
     assert made.capabilities.to_dict() == {"transfers": "inactive"}
     assert made.charges_enabled is False and made.details_submitted is False
@@ -214,7 +230,9 @@ def test_create_and_retrieve_a_connected_account(standin):
     assert status == 400 and "signed up for Connect" in body["error"]["message"]
     status, _, body = api.post("/v1/accounts", {}, headers={"Stripe-Account": made.id})
     assert status == 400, "a connected account cannot create accounts"
-    assert standin.stats()["by_account"][DEFAULT_ACCOUNT_ID]["writes_by_endpoint"] == {"accounts.create": 1}
+    assert standin.stats()["by_account"][DEFAULT_ACCOUNT_ID]["writes_by_endpoint"] == {
+        "accounts.create": 1
+    }
 
 
 def test_idempotency_keys_are_scoped_per_account(standin, platform):
@@ -223,14 +241,17 @@ def test_idempotency_keys_are_scoped_per_account(standin, platform):
     made = []
     for account in (a, b, a):
         status, headers, cust = api.post(
-            "/v1/customers", {"name": "same"},
+            "/v1/customers",
+            {"name": "same"},
             headers={"Stripe-Account": account, "Idempotency-Key": "one-key"},
         )
         assert status == 200
         made.append((cust["id"], headers.get("idempotent-replayed")))
     assert made[0][0] != made[1][0], "another account: another customer"
     assert made[2] == (made[0][0], "true"), "the same account: a replay"
-    status, _, _ = api.post("/v1/customers", {"name": "same"}, headers={"Idempotency-Key": "one-key"})
+    status, _, _ = api.post(
+        "/v1/customers", {"name": "same"}, headers={"Idempotency-Key": "one-key"}
+    )
     assert status == 200 and len(standin.customers()) == 1
     assert len(standin.account(a).customers()) == 1 and len(standin.account(b).customers()) == 1
 
@@ -246,10 +267,16 @@ def test_request_log_and_counters_name_the_account_acted_on(standin, platform):
     assert standin.account_stats(a)["writes_applied"] == 3
     assert standin.account_stats(a)["writes_by_endpoint"] == {"customers.create": 3}
     assert standin.account_stats(b) == {
-        "requests": 1, "requests_by_endpoint": {"customers.list": 1}, "status": {"200": 1},
-        "writes_applied": 0, "writes_by_endpoint": {}, "rate_limited": 0,
+        "requests": 1,
+        "requests_by_endpoint": {"customers.list": 1},
+        "status": {"200": 1},
+        "writes_applied": 0,
+        "writes_by_endpoint": {},
+        "rate_limited": 0,
     }
-    assert standin.account_stats(DEFAULT_ACCOUNT_ID)["requests_by_endpoint"] == {"balance.retrieve": 1}
+    assert standin.account_stats(DEFAULT_ACCOUNT_ID)["requests_by_endpoint"] == {
+        "balance.retrieve": 1
+    }
     assert [r["account"] for r in standin.requests()] == [a, a, a, b, DEFAULT_ACCOUNT_ID]
     assert [r["endpoint"] for r in standin.requests(account=a)] == ["customers.create"] * 3
     assert standin.stats()["writes_applied"] == 3

@@ -97,9 +97,17 @@ def test_the_admin_api_serves_platforms_and_connected_accounts(standin):
     made = admin.create_platform(3, customers_per_account=4, seed=1)
     assert made["platform"] == DEFAULT_ACCOUNT_ID and len(made["accounts"]) == 3
     a, b, c = made["accounts"]
-    assert admin.platforms()[DEFAULT_ACCOUNT_ID] == {"connect_rate_limit_on": "platform", "connected_accounts": 3}
-    d = admin.add_connected_account(email="d@example.com", type="express", api_key="sk_test_dkey00000000")
-    assert d["email"] == "d@example.com" and standin.key_identity("sk_test_dkey00000000") == (d["id"], False)
+    assert admin.platforms()[DEFAULT_ACCOUNT_ID] == {
+        "connect_rate_limit_on": "platform",
+        "connected_accounts": 3,
+    }
+    d = admin.add_connected_account(
+        email="d@example.com", type="express", api_key="sk_test_dkey00000000"
+    )
+    assert d["email"] == "d@example.com" and standin.key_identity("sk_test_dkey00000000") == (
+        d["id"],
+        False,
+    )
     more = admin.add_connected_accounts(2)
     assert [x["id"] for x in admin.connected_accounts()] == [*more[::-1], d["id"], c, b, a]
     assert admin.seed_accounts(5, [a]) == 5
@@ -124,7 +132,14 @@ def test_the_command_line_makes_a_platform_with_seeded_connected_accounts():
     from stripe_standin.__main__ import build_parser
 
     args = build_parser().parse_args(
-        ["--connected-accounts", "200", "--customers-per-account", "500", "--connect-rate-limit-on", "account"]
+        [
+            "--connected-accounts",
+            "200",
+            "--customers-per-account",
+            "500",
+            "--connect-rate-limit-on",
+            "account",
+        ]
     )
     assert (args.connected_accounts, args.customers_per_account) == (200, 500)
     assert args.connect_rate_limit_on == "account" and args.platform_account is None
@@ -141,7 +156,9 @@ def test_faults_can_be_limited_to_accounts(standin):
     assert _statuses(api, 1, Stripe_Account=a) == [200] and _statuses(api, 1) == [200]
     assert _statuses(api, 3, Stripe_Account=b) == [503, 503, 200]
     standin.set_fault_rate(Fault.HTTP_500, 1.0, accounts=a)
-    assert _statuses(api, 1, Stripe_Account=a) == [500] and _statuses(api, 1, Stripe_Account=b) == [200]
+    assert _statuses(api, 1, Stripe_Account=a) == [500] and _statuses(api, 1, Stripe_Account=b) == [
+        200
+    ]
     assert standin.config()["faults"]["rates"]["500"]["accounts"] == [a]
     StandinAdmin(standin.base_url).inject_fault(Fault.HTTP_503, 1, accounts=[DEFAULT_ACCOUNT_ID])
     assert _statuses(api, 1, Stripe_Account=b) == [200] and _statuses(api, 1) == [503]
