@@ -13,7 +13,7 @@ POST     /_standin/platforms/{id}                {"connect_rate_limit_on"} -> pl
 GET      /_standin/connected_accounts            ?platform=acct_..&include_deleted=1 -> account objects
 POST     /_standin/connected_accounts            {"platform"?, "account_id"?, "api_key"?, "type"?,
                                                  "email"?, "metadata"?, "country"?, "livemode"?,
-                                                 "onboarded"?, "created"?} -> account object;
+                                                 "onboarded"?, "created"?, "api_version"?} -> account;
                                                  with {"n"}: n accounts -> {"accounts": [ids]}
 DELETE   /_standin/connected_accounts/{id}       remove it -> {"id", "object", "deleted": true}
 POST     /_standin/seed_accounts                 {"customers_per_account", "accounts"?, "platform"?,
@@ -45,6 +45,7 @@ _ACCOUNT_FIELDS = (
     "livemode",
     "onboarded",
     "created",
+    "api_version",
 )
 _PLATFORM_FIELDS = (
     "account_id",

@@ -464,6 +464,7 @@ class StandinApp:
             return resp
         finally:
             acted_on = (getattr(self._local, "account", None), getattr(self._local, "livemode", None))
+            version = self.api_version(headers)  # the acting account's default, if none asked
             self._local.__dict__.clear()
             if admitted is not None and endpoint is not None:
                 self.limiter.release(endpoint, *admitted)
@@ -472,7 +473,7 @@ class StandinApp:
                 resp.headers.append(("Original-Request", request_id))
             if idem_key is not None:
                 resp.headers.append(("Idempotency-Key", idem_key))
-            resp.headers.append(("Stripe-Version", self.api_version(headers)))
+            resp.headers.append(("Stripe-Version", version))
             self._account(
                 req,
                 method,

@@ -101,9 +101,11 @@ class ConnectMethods:
         livemode: bool = False,
         onboarded: bool = True,
         created: int | None = None,
+        api_version: str | None = None,
     ) -> dict[str, Any]:
         """Connect an account to ``platform`` (default: the stand-in's account, which becomes
         a platform if it is not one). ``api_key``: a key of the connected account itself.
+        ``api_version``: the account's default API version (default: the stand-in's).
         Returns the account object as ``GET /v1/accounts/{id}`` answers it."""
         platform = platform or self.app.account_id
         reg = self.app.registry
@@ -121,6 +123,8 @@ class ConnectMethods:
             onboarded=onboarded,
         )
         self.app.datasets.mark_connected(rec.id)
+        if api_version is not None:
+            self.account(rec.id).store.api_version = api_version
         if api_key is not None:
             self.add_api_key(api_key, rec.id)  # type: ignore[attr-defined]
         return rec.to_dict()

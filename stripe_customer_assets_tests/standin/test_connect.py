@@ -292,3 +292,16 @@ def test_out_of_band_changes_in_a_connected_account_record_its_events(standin, p
     assert [e.type for e in events] == ["customer.deleted", "customer.updated", "customer.created"]
     assert all(e.account == a and e.request.id is None for e in events)
     assert standin.events() == []
+
+
+def test_a_connected_account_has_its_own_default_api_version(standin):
+    standin.make_platform()
+    old = standin.add_connected_account(api_version="2019-10-08")["id"]
+    api = Api(standin.base_url)
+    status, headers, cust = api.post("/v1/customers", {"name": "v"}, headers={"Stripe-Account": old})
+    assert status == 200 and headers["stripe-version"] == "2019-10-08"
+    assert "account_balance" in cust and "balance" not in cust
+    _, _, events = api.get("/v1/events", headers={"Stripe-Account": old})
+    assert events["data"][0]["api_version"] == "2019-10-08"
+    status, headers, _ = api.post("/v1/customers", {"name": "now"})
+    assert headers["stripe-version"] == "2023-08-16", "the platform keeps its own"
