@@ -305,3 +305,18 @@ def test_a_connected_account_has_its_own_default_api_version(standin):
     assert events["data"][0]["api_version"] == "2019-10-08"
     status, headers, _ = api.post("/v1/customers", {"name": "now"})
     assert headers["stripe-version"] == "2023-08-16", "the platform keeps its own"
+
+
+def test_live_mode_connected_accounts_are_reached_with_live_keys_only(standin):
+    standin.make_platform()
+    live_acct = standin.add_connected_account(livemode=True)["id"]
+    test_acct = standin.add_connected_account()["id"]
+    live, test = standin.stripe_client(LIVE), standin.stripe_client()
+    made = live.v1.customers.create(params={"name": "live"}, options={"stripe_account": live_acct})
+    assert made.livemode is True
+    assert [a.id for a in live.v1.accounts.list().data] == [live_acct]
+    assert [a.id for a in test.v1.accounts.list().data] == [test_acct]
+    with pytest.raises(stripe.PermissionError):
+        test.v1.customers.list(options={"stripe_account": live_acct})
+    assert [c["name"] for c in standin.account(live_acct).customers()] == ["live"]
+    assert live.v1.events.list(options={"stripe_account": live_acct}).data[0].livemode is True

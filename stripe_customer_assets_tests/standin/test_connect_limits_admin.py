@@ -129,22 +129,30 @@ def test_the_admin_api_serves_platforms_and_connected_accounts(standin):
 
 
 def test_the_command_line_makes_a_platform_with_seeded_connected_accounts():
+    import subprocess
+    import sys
+
     from stripe_standin.__main__ import build_parser
 
-    args = build_parser().parse_args(
-        [
-            "--connected-accounts",
-            "200",
-            "--customers-per-account",
-            "500",
-            "--connect-rate-limit-on",
-            "account",
-        ]
-    )
-    assert (args.connected_accounts, args.customers_per_account) == (200, 500)
-    assert args.connect_rate_limit_on == "account" and args.platform_account is None
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--connect-rate-limit-on", "everyone"])
+    args = ["--port", "0", "--quiet", "--connected-accounts", "3", "--customers-per-account", "4"]
+    args += ["--connect-rate-limit-on", "account", "--api-key", "sk_test_cliplatform"]
+    proc = subprocess.Popen([sys.executable, "-m", "stripe_standin", *args], stdout=subprocess.PIPE, text=True)
+    try:
+        url = proc.stdout.readline().strip()
+        api = Api(url, key="sk_test_cliplatform")
+        status, _, listed = api.get("/v1/accounts")
+        assert status == 200 and len(listed["data"]) == 3
+        for acct in listed["data"]:
+            _, _, page = api.get("/v1/customers", headers={"Stripe-Context": acct["id"]})
+            assert len(page["data"]) == 4
+        assert api.get("/v1/customers")[2]["data"] == []
+        platforms = StandinAdmin(url).platforms()
+        assert platforms == {DEFAULT_ACCOUNT_ID: {"connect_rate_limit_on": "account", "connected_accounts": 3}}
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0
 
 
 def test_faults_can_be_limited_to_accounts(standin):
