@@ -169,12 +169,12 @@ def build_mirror_asset(partitioned: bool) -> dg.AssetsDefinition:
                 context.log.info(f"account {key}: {_summary(result)}")
                 if result.test_clocks is not None and result.test_clocks.problem:
                     context.log.warning(f"account {key}: {result.test_clocks.problem}")
-                context.log_event(
-                    dg.AssetMaterialization(
-                        asset_key=MIRROR_KEY,
-                        partition=key,
-                        metadata={**mirror_metadata(result, schema), "account": key},
-                    )
+                # One materialization per account refreshed (the step has no output of its own:
+                # an account that failed gets none).
+                yield dg.AssetMaterialization(
+                    asset_key=MIRROR_KEY,
+                    partition=key,
+                    metadata={**mirror_metadata(result, schema), "account": key},
                 )
         if failed:
             raise dg.Failure(

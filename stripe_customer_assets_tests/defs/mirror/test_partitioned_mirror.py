@@ -1,0 +1,58 @@
+"""The mirror partitioned by account: one run covering two connected accounts refreshes
+both, each through its own account header, and records a materialization per account."""
+
+from __future__ import annotations
+
+import inspect
+
+import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from stripe_customer_assets.defs.mirror import assets as mirror_assets
+from stripe_customer_assets.lib.keys import ACCOUNTS_PARTITIONS_NAME, ACCOUNTS_POOL, MIRROR_KEY
+from stripe_customer_assets.mirror import sync
+from stripe_customer_assets.resources import StripeAccountEntry, StripeResource, WarehouseResource
+
+MIRROR_TAKES_ACCOUNT = "account" in inspect.signature(sync.refresh_mirror).parameters
+
+
+def test_a_run_over_two_accounts_refreshes_both_with_a_materialization_each(standin, tmp_path, monkeypatch):
+    made = standin.create_platform(connected_accounts=2)
+    first, second = made["accounts"]
+    standin.account(first).seed_customers(3, seed=1)
+    standin.account(second).seed_customers(5, seed=2)
+    monkeypatch.setenv("KEY_MARKET", made["api_key"])
+    if not MIRROR_TAKES_ACCOUNT:  # one mirror schema per account until the mirror keys rows by account
+        schemas = {first: "stripe_a", second: "stripe_b"}
+
+        def per_schema(api, wh, schema, *, account, **kw):
+            assert api.stripe_account == account
+            return sync.refresh_mirror(api, wh, schemas[account], **kw)
+
+        monkeypatch.setattr(mirror_assets, "refresh_mirror", per_schema)
+    asset = mirror_assets.build_mirror_asset(partitioned=True)
+    assert asset.partitions_def.name == ACCOUNTS_PARTITIONS_NAME and asset.op.pool == ACCOUNTS_POOL
+    assert asset.backfill_policy.max_partitions_per_run == mirror_assets.DEFAULT_ACCOUNTS_PER_RUN
+    stripe = StripeResource(
+        api_base=standin.base_url,
+        rate_limit=1000,
+        endpoint_rate_limit=1000,
+        accounts=[StripeAccountEntry(name="market", kind="platform", api_key_env="KEY_MARKET")],
+    )
+    warehouse = WarehouseResource(url=f"duckdb:///{tmp_path / 'w.duckdb'}", mirror_schema="stripe")
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(ACCOUNTS_PARTITIONS_NAME, [first, second])
+        result = dg.materialize(
+            [asset],
+            instance=instance,
+            resources={"stripe": stripe, "warehouse": warehouse},
+            tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: second},
+        )
+        assert result.success
+        mats = {m.partition: m for m in result.asset_materializations_for_node("stripe__customers")}
+        assert sorted(mats) == sorted([first, second])
+        assert mats[first].metadata["rows_inserted"].value == 3
+        assert mats[second].metadata["rows_inserted"].value == 5
+        assert mats[first].metadata["account"].value == first
+        assert mats[first].metadata["api_calls"].value >= 1
+        assert instance.get_materialized_partitions(MIRROR_KEY) == {first, second}
