@@ -103,34 +103,33 @@ def update_registry(
             row[0]: row
             for row in conn.execute(sa.text(f"SELECT account, kind, platform, removed_at FROM {table}")).fetchall()
         }
+        inserts, updates = [], []
         for key, ref in sorted(seen.items()):
             row = current.get(key)
-            values = {
-                "a": key,
-                "k": ref.kind,
-                "p": ref.platform,
-                "s": ref.stripe_account_id,
-                "now": now,
-            }
+            values = {"a": key, "k": ref.kind, "p": ref.platform, "s": ref.stripe_account_id, "now": now}
             if row is None:
-                conn.execute(
-                    sa.text(
-                        f"INSERT INTO {table} (account, kind, platform, stripe_account_id, first_seen, last_seen, "
-                        "removed_at) VALUES (:a, :k, :p, :s, :now, :now, NULL)"
-                    ),
-                    values,
-                )
+                inserts.append(values)
                 added.append(key)
             else:
-                conn.execute(
-                    sa.text(
-                        f"UPDATE {table} SET kind = :k, platform = :p, stripe_account_id = :s, "
-                        "last_seen = :now, removed_at = NULL WHERE account = :a"
-                    ),
-                    values,
-                )
+                updates.append(values)
                 if row[3] is not None:
-                    added.append(key)
+                    added.append(key)  # back after being removed
+        if inserts:
+            conn.execute(
+                sa.text(
+                    f"INSERT INTO {table} (account, kind, platform, stripe_account_id, first_seen, last_seen, "
+                    "removed_at) VALUES (:a, :k, :p, :s, :now, :now, NULL)"
+                ),
+                inserts,
+            )
+        if updates:
+            conn.execute(
+                sa.text(
+                    f"UPDATE {table} SET kind = :k, platform = :p, stripe_account_id = :s, "
+                    "last_seen = :now, removed_at = NULL WHERE account = :a"
+                ),
+                updates,
+            )
         for key, (_, kind, platform, removed_at) in sorted(current.items()):
             if key in seen or removed_at is not None:
                 continue

@@ -85,3 +85,12 @@ def test_connected_accounts_are_listed_100_a_page():
     assert [a["id"] for a in listed] == fake.ids
     assert [c.get("starting_after") for c in fake.calls] == [None, "acct_0099", "acct_0199"]
     assert {c["limit"] for c in fake.calls} == {100}
+
+
+def test_a_disconnected_account_is_refused_with_the_revocation_named(standin):
+    made = standin.create_platform(connected_accounts=1)
+    (acct,) = made["accounts"]
+    standin.delete_connected_account(acct)
+    api = client(standin, key=made["api_key"], stripe_account=acct, platform="market", key_env="MARKET_KEY")
+    with pytest.raises(StripeAccessError, match=f"connected account {acct} through platform 'market'.*access may have been revoked"):
+        api.get("/v1/events", limit=1)

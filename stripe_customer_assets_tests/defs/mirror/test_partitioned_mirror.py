@@ -56,3 +56,37 @@ def test_a_run_over_two_accounts_refreshes_both_with_a_materialization_each(stan
         assert mats[first].metadata["account"].value == first
         assert mats[first].metadata["api_calls"].value >= 1
         assert instance.get_materialized_partitions(MIRROR_KEY) == {first, second}
+
+
+def test_one_failing_account_fails_the_run_after_the_others_are_refreshed(standin, tmp_path, monkeypatch):
+    made = standin.create_platform(connected_accounts=2)
+    good, gone = made["accounts"]
+    standin.account(good).seed_customers(2, seed=3)
+    standin.delete_connected_account(gone)
+    monkeypatch.setenv("KEY_MARKET", made["api_key"])
+    if not MIRROR_TAKES_ACCOUNT:
+        monkeypatch.setattr(
+            mirror_assets, "refresh_mirror", lambda api, wh, schema, *, account, **kw: sync.refresh_mirror(api, wh, schema, **kw)
+        )
+    asset = mirror_assets.build_mirror_asset(partitioned=True)
+    stripe = StripeResource(
+        api_base=standin.base_url,
+        rate_limit=1000,
+        endpoint_rate_limit=1000,
+        accounts=[StripeAccountEntry(name="market", kind="platform", api_key_env="KEY_MARKET")],
+    )
+    warehouse = WarehouseResource(url=f"duckdb:///{tmp_path / 'w.duckdb'}", mirror_schema="stripe")
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(ACCOUNTS_PARTITIONS_NAME, [good, gone])
+        result = dg.materialize(
+            [asset],
+            instance=instance,
+            resources={"stripe": stripe, "warehouse": warehouse},
+            tags={ASSET_PARTITION_RANGE_START_TAG: good, ASSET_PARTITION_RANGE_END_TAG: gone},
+            raise_on_error=False,
+        )
+        assert not result.success
+        assert instance.get_materialized_partitions(MIRROR_KEY) == {good}
+        failure = next(e for e in result.all_events if e.is_step_failure)
+        text = str(failure.step_failure_data.error)
+        assert "1 of 2 accounts failed" in text and gone in text and "access may have been revoked" in text
