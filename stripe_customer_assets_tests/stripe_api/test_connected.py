@@ -94,3 +94,11 @@ def test_a_disconnected_account_is_refused_with_the_revocation_named(standin):
     api = client(standin, key=made["api_key"], stripe_account=acct, platform="market", key_env="MARKET_KEY")
     with pytest.raises(StripeAccessError, match=f"connected account {acct} through platform 'market'.*access may have been revoked"):
         api.get("/v1/events", limit=1)
+
+
+def test_the_stand_in_platform_lists_its_connected_accounts_in_pages_of_100(standin):
+    made = standin.create_platform(connected_accounts=130)
+    api = client(standin, key=made["api_key"])
+    listed = list_connected_accounts(api)
+    assert sorted(a["id"] for a in listed) == sorted(made["accounts"])
+    assert api.stats.calls_by_endpoint == {"GET /v1/accounts": 2}
