@@ -19,7 +19,6 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from stripe_customer_assets.accounts.config import AccountsConfig, key_value, load_accounts
-
 from stripe_customer_assets.mirror.table import DEFAULT_SCHEMA
 from stripe_customer_assets.stripe_api import ApiStats, EndpointLimiters, RateLimiter, StripeApi
 from stripe_customer_assets.stripe_api.client import (
@@ -341,12 +340,12 @@ class WarehouseResource(dg.ConfigurableResource):
 def stripe_resource_from_env() -> StripeResource:
     """From STRIPE_API_KEY (one account) or STRIPE_ACCOUNTS_FILE (several; checked here, a bad
     file stops the code location with every problem at its line)."""
-    common = dict(
-        api_base=os.environ.get("STRIPE_API_BASE", DEFAULT_API_BASE),
-        rate_limit=float(os.environ.get("STRIPE_RATE_LIMIT", "0") or 0),
-        endpoint_rate_limit=float(os.environ.get("STRIPE_ENDPOINT_RATE_LIMIT", "0") or 0),
-        account=os.environ.get("STRIPE_ACCOUNT_NAME", "default"),
-    )
+    common = {
+        "api_base": os.environ.get("STRIPE_API_BASE", DEFAULT_API_BASE),
+        "rate_limit": float(os.environ.get("STRIPE_RATE_LIMIT", "0") or 0),
+        "endpoint_rate_limit": float(os.environ.get("STRIPE_ENDPOINT_RATE_LIMIT", "0") or 0),
+        "account": os.environ.get("STRIPE_ACCOUNT_NAME", "default"),
+    }
     config = load_accounts()
     if config is None:
         return StripeResource(api_key=dg.EnvVar("STRIPE_API_KEY"), **common)

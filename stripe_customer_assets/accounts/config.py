@@ -29,6 +29,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from dagster_shared.yaml_utils import parse_yaml_with_source_position
 from pydantic import Field, ValidationError, field_validator, model_validator
 
@@ -88,7 +89,9 @@ class Platform(StrictModel):
 
     name: str = Field(description="The platform's name (in the registry).")
     api_key_env: str = Field(description="The environment variable holding the platform's key.")
-    discover: bool = Field(default=True, description="List connected accounts with GET /v1/accounts.")
+    discover: bool = Field(
+        default=True, description="List connected accounts with GET /v1/accounts."
+    )
     accounts: list[str] = Field(default_factory=list, description="Explicit acct_ ids to mirror.")
     exclude: list[str] = Field(default_factory=list, description="acct_ ids never mirrored.")
     context_header: Literal["Stripe-Context", "Stripe-Account"] = "Stripe-Context"
@@ -96,8 +99,12 @@ class Platform(StrictModel):
         default="platform",
         description="platform: all connected accounts share the platform's rate; account: one each.",
     )
-    rate_limit: float = Field(default=0.0, ge=0, description="The platform's budget, requests/s (0: default).")
-    max_parallel_runs: int = Field(default=4, ge=1, description="Mirror runs for its accounts at once.")
+    rate_limit: float = Field(
+        default=0.0, ge=0, description="The platform's budget, requests/s (0: default)."
+    )
+    max_parallel_runs: int = Field(
+        default=4, ge=1, description="Mirror runs for its accounts at once."
+    )
 
     _env = field_validator("api_key_env")(classmethod(lambda cls, v: _check_env_name(v)))
     _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
@@ -118,7 +125,10 @@ class AccountsConfig(StrictModel):
             for i, item in enumerate(items):
                 if item.name in names:
                     found.append(
-                        problem((kind, i, "name"), f"'{item.name}' is already the name of {names[item.name]}")
+                        problem(
+                            (kind, i, "name"),
+                            f"'{item.name}' is already the name of {names[item.name]}",
+                        )
                     )
                 else:
                     names[item.name] = f"{kind}.{i}"
@@ -127,7 +137,10 @@ class AccountsConfig(StrictModel):
             for j, acct in enumerate(platform.accounts):
                 if acct in owner:
                     found.append(
-                        problem(("platforms", i, "accounts", j), f"'{acct}' is already listed by {owner[acct]}")
+                        problem(
+                            ("platforms", i, "accounts", j),
+                            f"'{acct}' is already listed by {owner[acct]}",
+                        )
                     )
                 else:
                     owner[acct] = f"platform '{platform.name}'"
@@ -163,14 +176,18 @@ def load_accounts_file(path: str | Path) -> AccountsConfig:
     try:
         text = path.read_text()
     except OSError as err:
-        raise AccountsFileError(f"{ACCOUNTS_FILE_ENV}={path}: cannot read it ({err.strerror})") from None
+        raise AccountsFileError(
+            f"{ACCOUNTS_FILE_ENV}={path}: cannot read it ({err.strerror})"
+        ) from None
     try:
         parsed = parse_yaml_with_source_position(text, filename=str(path))
-    except Exception as err:  # yaml errors carry their own line
+    except (yaml.YAMLError, ValueError) as err:  # yaml errors carry their own line
         raise AccountsFileError(f"{path}: not valid YAML: {err}") from None
     value = parsed.value if parsed.value is not None else {}
     if not isinstance(value, dict):
-        raise AccountsFileError(f"{path}:1 (file): expected a mapping with 'accounts' and/or 'platforms'")
+        raise AccountsFileError(
+            f"{path}:1 (file): expected a mapping with 'accounts' and/or 'platforms'"
+        )
     try:
         return AccountsConfig.model_validate(value)
     except ValidationError as err:
@@ -179,7 +196,9 @@ def load_accounts_file(path: str | Path) -> AccountsConfig:
             loc = tuple(error["loc"])
             position, _ = parsed.source_position_tree.lookup_closest_and_path(list(loc), None)
             message = error["msg"].removeprefix("Value error, ")
-            lines.append((position.start.line, f"{path}:{position.start.line} {_field(loc)}: {message}"))
+            lines.append(
+                (position.start.line, f"{path}:{position.start.line} {_field(loc)}: {message}")
+            )
         lines.sort(key=lambda item: item[0])
         raise AccountsFileError("\n".join(text for _, text in lines)) from None
 

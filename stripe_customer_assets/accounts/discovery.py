@@ -52,7 +52,9 @@ def configured_accounts(
                 ids += [a["id"] for a in listed if isinstance(a, dict) and a.get("id")]
             except (StripeAccessError, StripeRequestError, RuntimeError) as err:
                 listed_ok = False
-                problems.append(f"platform '{platform.name}': listing its connected accounts failed: {err}")
+                problems.append(
+                    f"platform '{platform.name}': listing its connected accounts failed: {err}"
+                )
         if listed_ok:
             complete.add(platform.name)
         excluded = set(platform.exclude)
@@ -81,7 +83,9 @@ def discover_accounts(
     keys = {ref.account for ref in refs}
     existing = set(existing_partitions)
     # Keys of a platform whose listing failed stay partitions (not known to be gone).
-    kept = {key for key in existing if key not in keys and not _listed_completely(key, stripe, complete)}
+    kept = {
+        key for key in existing if key not in keys and not _listed_completely(key, stripe, complete)
+    }
     return Discovery(
         accounts=refs,
         to_add=sorted(keys - existing),

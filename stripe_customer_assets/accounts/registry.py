@@ -101,12 +101,20 @@ def update_registry(
         ensure_registry(conn, schema)
         current = {
             row[0]: row
-            for row in conn.execute(sa.text(f"SELECT account, kind, platform, removed_at FROM {table}")).fetchall()
+            for row in conn.execute(
+                sa.text(f"SELECT account, kind, platform, removed_at FROM {table}")
+            ).fetchall()
         }
         inserts, updates = [], []
         for key, ref in sorted(seen.items()):
             row = current.get(key)
-            values = {"a": key, "k": ref.kind, "p": ref.platform, "s": ref.stripe_account_id, "now": now}
+            values = {
+                "a": key,
+                "k": ref.kind,
+                "p": ref.platform,
+                "s": ref.stripe_account_id,
+                "now": now,
+            }
             if row is None:
                 inserts.append(values)
                 added.append(key)
@@ -135,7 +143,8 @@ def update_registry(
                 continue
             if (None if kind == "plain" else platform) in complete:
                 conn.execute(
-                    sa.text(f"UPDATE {table} SET removed_at = :now WHERE account = :a"), {"a": key, "now": now}
+                    sa.text(f"UPDATE {table} SET removed_at = :now WHERE account = :a"),
+                    {"a": key, "now": now},
                 )
                 removed.append(key)
     return added, removed

@@ -39,7 +39,9 @@ def test_a_valid_file_loads_with_its_defaults(tmp_path):
 
 def test_unset_means_the_single_account_deployment(tmp_path):
     assert load_accounts({}) is None
-    assert load_accounts({"STRIPE_ACCOUNTS_FILE": str(write(tmp_path, "accounts: [{name: a, api_key_env: K}]"))})
+    assert load_accounts(
+        {"STRIPE_ACCOUNTS_FILE": str(write(tmp_path, "accounts: [{name: a, api_key_env: K}]"))}
+    )
 
 
 def test_every_problem_is_named_at_its_file_line_and_field(tmp_path):
@@ -64,11 +66,21 @@ def test_every_problem_is_named_at_its_file_line_and_field(tmp_path):
         load_accounts_file(path)
     lines = str(err.value).splitlines()
     assert lines[0].startswith(f"{path}:4 accounts.1.name: 'EU' is not an account name")
-    assert lines[1].startswith(f"{path}:5 accounts.1.api_key_env: '1BAD' is not an environment variable name")
+    assert lines[1].startswith(
+        f"{path}:5 accounts.1.api_key_env: '1BAD' is not an environment variable name"
+    )
     assert lines[2].startswith(f"{path}:6 accounts.1.rate: unknown attribute 'rate'")
-    assert lines[3] == f"{path}:10 platforms.0.max_parallel_runs: Input should be greater than or equal to 1"
-    assert lines[4] == f"{path}:11 platforms.0.accounts: 'nope' is not a connected account id (acct_...)"
-    assert lines[5].startswith(f"{path}:12 platforms.0.rate_budget: Input should be 'platform' or 'account'")
+    assert (
+        lines[3]
+        == f"{path}:10 platforms.0.max_parallel_runs: Input should be greater than or equal to 1"
+    )
+    assert (
+        lines[4]
+        == f"{path}:11 platforms.0.accounts: 'nope' is not a connected account id (acct_...)"
+    )
+    assert lines[5].startswith(
+        f"{path}:12 platforms.0.rate_budget: Input should be 'platform' or 'account'"
+    )
     assert len(lines) == 6
 
 
@@ -110,5 +122,7 @@ def test_an_empty_or_missing_file_is_refused(tmp_path):
 
 def test_a_missing_key_names_the_variable_and_the_account(monkeypatch):
     monkeypatch.delenv("STRIPE_KEY_NOWHERE", raising=False)
-    with pytest.raises(MissingKeyError, match="account 'eu': the environment variable STRIPE_KEY_NOWHERE"):
+    with pytest.raises(
+        MissingKeyError, match="account 'eu': the environment variable STRIPE_KEY_NOWHERE"
+    ):
         key_value("STRIPE_KEY_NOWHERE", "account 'eu'")

@@ -40,7 +40,11 @@ def stripe_resource() -> StripeResource:
         accounts=[
             StripeAccountEntry(name="eu", kind="plain", api_key_env="KEY_EU"),
             StripeAccountEntry(
-                name="market", kind="platform", api_key_env="KEY_MARKET", accounts=["acct_Pinned"], exclude=["acct_No"]
+                name="market",
+                kind="platform",
+                api_key_env="KEY_MARKET",
+                accounts=["acct_Pinned"],
+                exclude=["acct_No"],
             ),
         ],
     )
@@ -55,7 +59,9 @@ def test_discovery_adds_new_accounts_and_removes_gone_ones(wh, mirror_schema, li
     assert sorted(first.registered) == sorted(first.keys)
 
     listed["KEY_MARKET"] = ["acct_B", "acct_C"]  # acct_A disconnected, acct_C connected
-    second = discover_accounts(stripe, wh, mirror_schema, first.to_add, now=T0 + dt.timedelta(minutes=1))
+    second = discover_accounts(
+        stripe, wh, mirror_schema, first.to_add, now=T0 + dt.timedelta(minutes=1)
+    )
     assert second.to_add == ["acct_C"] and second.to_remove == ["acct_A"]
     assert second.registered == ["acct_C"] and second.unregistered == ["acct_A"]
     rows = {row.account: row for row in read_registry(wh, mirror_schema)}
@@ -65,7 +71,9 @@ def test_discovery_adds_new_accounts_and_removes_gone_ones(wh, mirror_schema, li
     assert "acct_No" not in rows
 
     listed["KEY_MARKET"] = ["acct_A", "acct_B", "acct_C"]  # back again: active, a partition again
-    third = discover_accounts(stripe, wh, mirror_schema, second.keys, now=T0 + dt.timedelta(minutes=2))
+    third = discover_accounts(
+        stripe, wh, mirror_schema, second.keys, now=T0 + dt.timedelta(minutes=2)
+    )
     assert third.to_add == ["acct_A"] and third.registered == ["acct_A"]
     assert {row.account for row in read_registry(wh, mirror_schema) if not row.active} == set()
 
@@ -75,7 +83,9 @@ def test_a_failed_listing_removes_nothing_and_is_named(wh, mirror_schema, listed
     listed["KEY_MARKET"] = ["acct_A"]
     first = discover_accounts(stripe, wh, mirror_schema, [], now=T0)
     listed["KEY_MARKET"] = StripeAccessError("403 from GET /v1/accounts")
-    second = discover_accounts(stripe, wh, mirror_schema, first.to_add, now=T0 + dt.timedelta(minutes=1))
+    second = discover_accounts(
+        stripe, wh, mirror_schema, first.to_add, now=T0 + dt.timedelta(minutes=1)
+    )
     assert second.to_remove == [] and second.unregistered == []
     assert second.problems and "platform 'market'" in second.problems[0]
     assert all(row.active for row in read_registry(wh, mirror_schema))

@@ -53,11 +53,17 @@ def test_a_plain_account_uses_its_own_key_and_limiter():
 
 
 def test_connected_accounts_of_a_platform_budget_share_one_limiter_at_a_share_of_the_rate():
-    stripe = resource(platform("market", rate_limit=60, max_parallel_runs=4, context_header="Stripe-Account"))
+    stripe = resource(
+        platform("market", rate_limit=60, max_parallel_runs=4, context_header="Stripe-Account")
+    )
     a, b = stripe.api(account="acct_1A"), stripe.api(account="acct_1B")
     assert a.limiter is b.limiter and a.limiter.rate == 15.0  # 60/s over 4 runs at once
     assert a.endpoint_limiters is b.endpoint_limiters
-    assert a.stripe_account == "acct_1A" and a.context_header == "Stripe-Account" and a.platform == "market"
+    assert (
+        a.stripe_account == "acct_1A"
+        and a.context_header == "Stripe-Account"
+        and a.platform == "market"
+    )
     assert stripe.platform_api("market").limiter is a.limiter  # discovery spends the same budget
 
 
@@ -70,7 +76,9 @@ def test_connected_accounts_with_their_own_budget_each_have_a_limiter_at_stripes
 
 
 def test_with_several_platforms_the_listing_platform_or_the_registry_decides():
-    stripe = resource(platform("market", accounts=["acct_3Listed"]), platform("other", env="KEY_OTHER"))
+    stripe = resource(
+        platform("market", accounts=["acct_3Listed"]), platform("other", env="KEY_OTHER")
+    )
     assert stripe.api(account="acct_3Listed").platform == "market"
     with pytest.raises(UnknownAccountError, match="not in the account registry"):
         stripe.api(account="acct_3Unknown")
@@ -83,7 +91,9 @@ def test_a_missing_key_names_the_variable_and_the_account(monkeypatch):
     monkeypatch.delenv("KEY_MARKET")
     stripe = resource(plain("eu"), platform("market"))
     stripe.api(account="eu")  # the other accounts still work
-    with pytest.raises(MissingKeyError, match=r"connected account acct_1X \(platform 'market'\).*KEY_MARKET"):
+    with pytest.raises(
+        MissingKeyError, match=r"connected account acct_1X \(platform 'market'\).*KEY_MARKET"
+    ):
         stripe.api(account="acct_1X")
 
 
@@ -96,7 +106,9 @@ def test_an_unknown_account_is_refused_naming_the_configured_ones():
 
 def test_from_env_holds_variable_names_never_keys(tmp_path, monkeypatch):
     path = tmp_path / "accounts.yaml"
-    path.write_text("accounts: [{name: eu, api_key_env: KEY_EU}]\nplatforms: [{name: market, api_key_env: KEY_MARKET}]\n")
+    path.write_text(
+        "accounts: [{name: eu, api_key_env: KEY_EU}]\nplatforms: [{name: market, api_key_env: KEY_MARKET}]\n"
+    )
     monkeypatch.setenv("STRIPE_ACCOUNTS_FILE", str(path))
     monkeypatch.delenv("STRIPE_API_KEY", raising=False)
     stripe = stripe_resource_from_env()

@@ -12,7 +12,12 @@ from stripe_standin import STANDIN_API_KEY
 
 def client(standin, key=STANDIN_API_KEY, **kw) -> StripeApi:
     return StripeApi(
-        key, api_base=standin.base_url, rate_limit=10_000, endpoint_rate_limit=10_000, backoff_base_s=0.01, **kw
+        key,
+        api_base=standin.base_url,
+        rate_limit=10_000,
+        endpoint_rate_limit=10_000,
+        backoff_base_s=0.01,
+        **kw,
     )
 
 
@@ -25,7 +30,10 @@ def test_every_request_names_the_connected_account_in_the_chosen_header(standin,
     api = client(standin, stripe_account="acct_1Conn", context_header=header)
     # The read path and the write path (the SDK); whether the stand-in knows the account
     # does not matter here, only what was sent.
-    for method, path, params in (("get", "/v1/customers", {"limit": 1}), ("post", "/v1/customers", {"email": "c@x.io"})):
+    for method, path, params in (
+        ("get", "/v1/customers", {"limit": 1}),
+        ("post", "/v1/customers", {"email": "c@x.io"}),
+    ):
         try:
             api.request(method, path, params)
         except StripeAccessError:
@@ -52,7 +60,11 @@ def test_an_unknown_context_header_is_refused():
 def test_a_403_for_a_connected_account_names_the_account_the_platform_and_revocation(standin):
     standin.add_restricted_key("rk_test_platform000000000", {"balance": "read"})
     api = client(
-        standin, key="rk_test_platform000000000", stripe_account="acct_1Gone", platform="market", key_env="MARKET_KEY"
+        standin,
+        key="rk_test_platform000000000",
+        stripe_account="acct_1Gone",
+        platform="market",
+        key_env="MARKET_KEY",
     )
     with pytest.raises(StripeAccessError) as err:
         api.get("/v1/customers", limit=1)
@@ -75,8 +87,11 @@ class FakeAccountsApi:
         self.calls.append(params)
         start = self.ids.index(params["starting_after"]) + 1 if "starting_after" in params else 0
         page = self.ids[start : start + params["limit"]]
-        return {"object": "list", "data": [{"id": i, "object": "account"} for i in page],
-                "has_more": start + len(page) < len(self.ids)}
+        return {
+            "object": "list",
+            "data": [{"id": i, "object": "account"} for i in page],
+            "has_more": start + len(page) < len(self.ids),
+        }
 
 
 def test_connected_accounts_are_listed_100_a_page():
@@ -91,8 +106,13 @@ def test_a_disconnected_account_is_refused_with_the_revocation_named(standin):
     made = standin.create_platform(connected_accounts=1)
     (acct,) = made["accounts"]
     standin.delete_connected_account(acct)
-    api = client(standin, key=made["api_key"], stripe_account=acct, platform="market", key_env="MARKET_KEY")
-    with pytest.raises(StripeAccessError, match=f"connected account {acct} through platform 'market'.*access may have been revoked"):
+    api = client(
+        standin, key=made["api_key"], stripe_account=acct, platform="market", key_env="MARKET_KEY"
+    )
+    with pytest.raises(
+        StripeAccessError,
+        match=f"connected account {acct} through platform 'market'.*access may have been revoked",
+    ):
         api.get("/v1/events", limit=1)
 
 

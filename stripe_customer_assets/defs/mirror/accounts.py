@@ -36,7 +36,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
 from stripe_customer_assets.accounts.discovery import discover_accounts
 from stripe_customer_assets.defs.mirror.assets import accounts_per_run, multi_account_deployment
@@ -59,16 +62,28 @@ def accounts_pool_limit(stripe: StripeResource) -> int:
     return max([1, *(p.max_parallel_runs for p in platforms)])
 
 
-def account_due(seen: dict[str, Any], event: dict[str, Any] | None, now: int) -> tuple[dict[str, Any], str | None]:
+def account_due(
+    seen: dict[str, Any], event: dict[str, Any] | None, now: int
+) -> tuple[dict[str, Any], str | None]:
     """One account's next sensor state and why it is due now (None: not due): the rules of
     ``sensor.py``. ``seen`` is empty for an account never checked (a new one: due)."""
     newest = event["id"] if event else "none"
     if not seen:
         created = event.get("created") if event else None
-        return {"newest": newest, "created": created, "settled": event is None, "requested": now}, "new"
+        return {
+            "newest": newest,
+            "created": created,
+            "settled": event is None,
+            "requested": now,
+        }, "new"
     if newest != seen.get("newest"):
         created = event.get("created") if event else None
-        return {"newest": newest, "created": created, "settled": event is None, "requested": now}, "changed"
+        return {
+            "newest": newest,
+            "created": created,
+            "settled": event is None,
+            "requested": now,
+        }, "changed"
     created = seen.get("created")
     if not seen.get("settled") and isinstance(created, int) and now >= created + events_overlap_s():
         return {**seen, "settled": True, "requested": now}, "settle"
@@ -99,7 +114,7 @@ def check_accounts(
             api = stripe.api(stats, account=key)
             event = newest_event(api)
             return key, (event, int(api.now().timestamp()))
-        except Exception as err:  # one account's refusal must not stop the sweep
+        except Exception as err:  # noqa: BLE001 - one account's refusal must not stop the sweep
             return key, err
 
     if not keys:
@@ -108,7 +123,9 @@ def check_accounts(
         return dict(pool.map(one, keys))
 
 
-def plan_runs(order: list[str], due: dict[str, str], per_run: int) -> list[tuple[str, str, list[str]]]:
+def plan_runs(
+    order: list[str], due: dict[str, str], per_run: int
+) -> list[tuple[str, str, list[str]]]:
     """(first, last, due keys) of each range of ``per_run`` accounts (in partition order) that
     holds a due account."""
     runs = []
@@ -120,7 +137,9 @@ def plan_runs(order: list[str], due: dict[str, str], per_run: int) -> list[tuple
     return runs
 
 
-def sweep(context: dg.SensorEvaluationContext, stripe: StripeResource, warehouse: WarehouseResource) -> dg.SensorResult:
+def sweep(
+    context: dg.SensorEvaluationContext, stripe: StripeResource, warehouse: WarehouseResource
+) -> dg.SensorResult:
     stats = ApiStats()
     wh = warehouse.warehouse()
     schema = warehouse.mirror_schema
@@ -154,9 +173,14 @@ def sweep(context: dg.SensorEvaluationContext, stripe: StripeResource, warehouse
     requests = []
     for first, last, keys in plan_runs(order, due, accounts_per_run()):
         digest = hashlib.sha256(
-            json.dumps([[k, due[k], state.get(k, {}).get("newest"), state.get(k, {}).get("requested")] for k in keys]).encode()
+            json.dumps(
+                [
+                    [k, due[k], state.get(k, {}).get("newest"), state.get(k, {}).get("requested")]
+                    for k in keys
+                ]
+            ).encode()
         ).hexdigest()[:16]
-        reasons = sorted(set(due[k] for k in keys))
+        reasons = sorted({due[k] for k in keys})
         requests.append(
             dg.RunRequest(
                 run_key=f"accounts-{digest}",
@@ -181,17 +205,19 @@ def sweep(context: dg.SensorEvaluationContext, stripe: StripeResource, warehouse
     )
     context.log.info(summary)
     if not requests:
-        return dg.SensorResult(skip_reason=f"no account changed: {summary}", cursor=cursor, dynamic_partitions_requests=dynamic)
-    return dg.SensorResult(run_requests=requests, cursor=cursor, dynamic_partitions_requests=dynamic)
+        return dg.SensorResult(
+            skip_reason=f"no account changed: {summary}",
+            cursor=cursor,
+            dynamic_partitions_requests=dynamic,
+        )
+    return dg.SensorResult(
+        run_requests=requests, cursor=cursor, dynamic_partitions_requests=dynamic
+    )
 
 
 def _set_pool_limit(instance: dg.DagsterInstance, limit: int) -> None:
     storage = instance.event_log_storage
-    try:
-        current = storage.get_concurrency_info(ACCOUNTS_POOL).slot_count
-    except Exception:
-        current = None
-    if current != limit:
+    if storage.get_concurrency_info(ACCOUNTS_POOL).slot_count != limit:
         storage.set_concurrency_slots(ACCOUNTS_POOL, limit)
 
 
@@ -210,5 +236,7 @@ if multi_account_deployment():
             "Interval: STRIPE_SENSOR_INTERVAL_SECONDS (default 60)."
         ),
     )
-    def stripe_accounts_sweep(context: dg.SensorEvaluationContext, stripe: StripeResource, warehouse: WarehouseResource):
+    def stripe_accounts_sweep(
+        context: dg.SensorEvaluationContext, stripe: StripeResource, warehouse: WarehouseResource
+    ):
         return sweep(context, stripe, warehouse)

@@ -22,8 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 import dagster as dg
 from pydantic import Field
 
-from stripe_customer_assets.lib.automation import mirror_condition
 from stripe_customer_assets.accounts.config import ACCOUNTS_FILE_ENV
+from stripe_customer_assets.lib.automation import mirror_condition
 from stripe_customer_assets.lib.keys import (
     ACCOUNTS_PARTITIONS,
     ACCOUNTS_POOL,
@@ -113,14 +113,14 @@ def _summary(result) -> str:
 
 def build_mirror_asset(partitioned: bool) -> dg.AssetsDefinition:
     """The mirror asset: unpartitioned (one account) or partitioned by account key."""
-    common = dict(
-        key=MIRROR_KEY,
-        code_version=MIRROR_CODE_VERSION,
-        automation_condition=mirror_condition(),
-        freshness_policy=dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=FRESHNESS_HOURS)),
-        group_name=MIRROR_GROUP,
-        kinds={"stripe", warehouse_kind()},
-    )
+    common = {
+        "key": MIRROR_KEY,
+        "code_version": MIRROR_CODE_VERSION,
+        "automation_condition": mirror_condition(),
+        "freshness_policy": dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=FRESHNESS_HOURS)),
+        "group_name": MIRROR_GROUP,
+        "kinds": {"stripe", warehouse_kind()},
+    }
     if not partitioned:
         return _single_account_asset(common)
 
@@ -156,7 +156,7 @@ def build_mirror_asset(partitioned: bool) -> dg.AssetsDefinition:
         def one(key: str):
             try:
                 return key, _refresh(stripe, wh, schema, config, key, per_account), None
-            except Exception as err:  # one account's failure must not hide the others' results
+            except Exception as err:  # noqa: BLE001 - one account's failure must not hide the others'
                 return key, None, err
 
         failed: list[str] = []

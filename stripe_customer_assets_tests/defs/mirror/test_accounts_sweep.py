@@ -9,10 +9,18 @@ import json
 
 import dagster as dg
 import pytest
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
 from stripe_customer_assets.defs.mirror import accounts as sweep_module
-from stripe_customer_assets.defs.mirror.accounts import account_due, accounts_pool_limit, plan_runs, sweep
+from stripe_customer_assets.defs.mirror.accounts import (
+    account_due,
+    accounts_pool_limit,
+    plan_runs,
+    sweep,
+)
 from stripe_customer_assets.lib.keys import ACCOUNTS_PARTITIONS_NAME, ACCOUNTS_POOL
 from stripe_customer_assets.resources import StripeAccountEntry, StripeResource, WarehouseResource
 
@@ -31,7 +39,9 @@ def resources(standin, tmp_path):
         rate_limit=1000,
         endpoint_rate_limit=1000,
         accounts=[
-            StripeAccountEntry(name="market", kind="platform", api_key_env="KEY_MARKET", max_parallel_runs=3)
+            StripeAccountEntry(
+                name="market", kind="platform", api_key_env="KEY_MARKET", max_parallel_runs=3
+            )
         ],
     )
     warehouse = WarehouseResource(url=f"duckdb:///{tmp_path / 'w.duckdb'}", mirror_schema="stripe")
@@ -43,7 +53,9 @@ def tick(instance, cursor, stripe, warehouse):
     result = sweep(context, stripe, warehouse)
     for request in result.dynamic_partitions_requests or []:  # as the daemon would
         if isinstance(request, dg.AddDynamicPartitionsRequest):
-            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+            instance.add_dynamic_partitions(
+                request.partitions_def_name, list(request.partition_keys)
+            )
         else:
             for key in request.partition_keys:
                 instance.delete_dynamic_partition(request.partitions_def_name, key)
@@ -52,11 +64,14 @@ def tick(instance, cursor, stripe, warehouse):
 
 def ranges(result) -> list[tuple[str, str]]:
     return [
-        (r.tags[ASSET_PARTITION_RANGE_START_TAG], r.tags[ASSET_PARTITION_RANGE_END_TAG]) for r in result.run_requests
+        (r.tags[ASSET_PARTITION_RANGE_START_TAG], r.tags[ASSET_PARTITION_RANGE_END_TAG])
+        for r in result.run_requests
     ]
 
 
-def test_the_sweep_discovers_accounts_and_requests_only_the_changed_ones(standin, platform, tmp_path):
+def test_the_sweep_discovers_accounts_and_requests_only_the_changed_ones(
+    standin, platform, tmp_path
+):
     stripe, warehouse = resources(standin, tmp_path)
     accts = sorted(platform["accounts"])
     with dg.instance_for_test() as instance:
@@ -69,7 +84,9 @@ def test_the_sweep_discovers_accounts_and_requests_only_the_changed_ones(standin
         assert instance.event_log_storage.get_concurrency_info(ACCOUNTS_POOL).slot_count == 3
         calls = [r for r in standin.requests() if not r["path"].startswith("/_standin")]
         assert sorted(r["path"] for r in calls) == ["/v1/accounts"] + ["/v1/events"] * 3
-        assert {r["headers"].get("stripe-context") for r in calls if r["path"] == "/v1/events"} == set(accts)
+        assert {
+            r["headers"].get("stripe-context") for r in calls if r["path"] == "/v1/events"
+        } == set(accts)
 
         idle = tick(instance, first.cursor, stripe, warehouse)
         assert idle.run_requests == [] and idle.skip_reason is not None
@@ -113,7 +130,9 @@ def test_the_pool_limit_is_the_smallest_shared_platform_budget():
     def entry(name, **kw):
         return StripeAccountEntry(name=name, kind="platform", api_key_env="K", **kw)
 
-    shared = StripeResource(accounts=[entry("a", max_parallel_runs=4), entry("b", max_parallel_runs=2)])
+    shared = StripeResource(
+        accounts=[entry("a", max_parallel_runs=4), entry("b", max_parallel_runs=2)]
+    )
     assert accounts_pool_limit(shared) == 2
     own = StripeResource(accounts=[entry("a", max_parallel_runs=4, rate_budget="account")])
     assert accounts_pool_limit(own) == 4

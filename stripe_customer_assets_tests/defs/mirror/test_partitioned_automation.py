@@ -7,10 +7,15 @@ from __future__ import annotations
 import datetime as dt
 
 import dagster as dg
-from dagster._core.definitions.automation_tick_evaluation_context import build_run_requests_with_backfill_policies
+from dagster._core.definitions.automation_tick_evaluation_context import (
+    build_run_requests_with_backfill_policies,
+)
 from dagster._core.definitions.events import AssetKeyPartitionKey
 from dagster._core.definitions.partitions.context import partition_loading_context
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
 from stripe_customer_assets.defs.mirror.assets import build_mirror_asset
 from stripe_customer_assets.lib.automation import import_condition
@@ -38,10 +43,15 @@ def test_a_cron_tick_refreshes_every_account_in_runs_of_the_backfill_policy():
     assets = [mirror, pipeline]
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(ACCOUNTS_PARTITIONS_NAME, ACCOUNTS)
-        first = dg.evaluate_automation_conditions(defs=assets, instance=instance, evaluation_time=START)
+        first = dg.evaluate_automation_conditions(
+            defs=assets, instance=instance, evaluation_time=START
+        )
         assert first.total_requested == 0  # a deployment runs nothing at once
         tick = dg.evaluate_automation_conditions(
-            defs=assets, instance=instance, evaluation_time=START + dt.timedelta(minutes=59.5), cursor=first.cursor
+            defs=assets,
+            instance=instance,
+            evaluation_time=START + dt.timedelta(minutes=59.5),
+            cursor=first.cursor,
         )
         assert tick.get_requested_partitions(MIRROR_KEY) == set(ACCOUNTS)
         # How the automation daemon turns them into runs: the mirror's backfill policy.
@@ -50,7 +60,10 @@ def test_a_cron_tick_refreshes_every_account_in_runs_of_the_backfill_policy():
         with partition_loading_context(dynamic_partitions_store=instance):
             runs = build_run_requests_with_backfill_policies(requested, graph, instance)
         assert len(runs) == 3  # 60 accounts in runs of 25
-        assert [(r.tags[ASSET_PARTITION_RANGE_START_TAG], r.tags[ASSET_PARTITION_RANGE_END_TAG]) for r in runs] == [
+        assert [
+            (r.tags[ASSET_PARTITION_RANGE_START_TAG], r.tags[ASSET_PARTITION_RANGE_END_TAG])
+            for r in runs
+        ] == [
             ("acct_000", "acct_024"),
             ("acct_025", "acct_049"),
             ("acct_050", "acct_059"),
@@ -59,10 +72,16 @@ def test_a_cron_tick_refreshes_every_account_in_runs_of_the_backfill_policy():
         for key in ACCOUNTS:  # the refresh runs end
             instance.report_runless_asset_event(dg.AssetMaterialization(MIRROR_KEY, partition=key))
         after = dg.evaluate_automation_conditions(
-            defs=assets, instance=instance, evaluation_time=START + dt.timedelta(minutes=61), cursor=tick.cursor
+            defs=assets,
+            instance=instance,
+            evaluation_time=START + dt.timedelta(minutes=61),
+            cursor=tick.cursor,
         )
         assert after.get_num_requested(PIPELINE) == 1 and after.get_num_requested(MIRROR_KEY) == 0
         quiet = dg.evaluate_automation_conditions(
-            defs=assets, instance=instance, evaluation_time=START + dt.timedelta(minutes=62), cursor=after.cursor
+            defs=assets,
+            instance=instance,
+            evaluation_time=START + dt.timedelta(minutes=62),
+            cursor=after.cursor,
         )
         assert quiet.total_requested == 0

@@ -6,7 +6,10 @@ from __future__ import annotations
 import inspect
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
 from stripe_customer_assets.defs.mirror import assets as mirror_assets
 from stripe_customer_assets.lib.keys import ACCOUNTS_PARTITIONS_NAME, ACCOUNTS_POOL, MIRROR_KEY
@@ -16,13 +19,17 @@ from stripe_customer_assets.resources import StripeAccountEntry, StripeResource,
 MIRROR_TAKES_ACCOUNT = "account" in inspect.signature(sync.refresh_mirror).parameters
 
 
-def test_a_run_over_two_accounts_refreshes_both_with_a_materialization_each(standin, tmp_path, monkeypatch):
+def test_a_run_over_two_accounts_refreshes_both_with_a_materialization_each(
+    standin, tmp_path, monkeypatch
+):
     made = standin.create_platform(connected_accounts=2)
     first, second = made["accounts"]
     standin.account(first).seed_customers(3, seed=1)
     standin.account(second).seed_customers(5, seed=2)
     monkeypatch.setenv("KEY_MARKET", made["api_key"])
-    if not MIRROR_TAKES_ACCOUNT:  # one mirror schema per account until the mirror keys rows by account
+    if (
+        not MIRROR_TAKES_ACCOUNT
+    ):  # one mirror schema per account until the mirror keys rows by account
         schemas = {first: "stripe_a", second: "stripe_b"}
 
         def per_schema(api, wh, schema, *, account, **kw):
@@ -58,7 +65,9 @@ def test_a_run_over_two_accounts_refreshes_both_with_a_materialization_each(stan
         assert instance.get_materialized_partitions(MIRROR_KEY) == {first, second}
 
 
-def test_one_failing_account_fails_the_run_after_the_others_are_refreshed(standin, tmp_path, monkeypatch):
+def test_one_failing_account_fails_the_run_after_the_others_are_refreshed(
+    standin, tmp_path, monkeypatch
+):
     made = standin.create_platform(connected_accounts=2)
     good, gone = made["accounts"]
     standin.account(good).seed_customers(2, seed=3)
@@ -66,7 +75,9 @@ def test_one_failing_account_fails_the_run_after_the_others_are_refreshed(standi
     monkeypatch.setenv("KEY_MARKET", made["api_key"])
     if not MIRROR_TAKES_ACCOUNT:
         monkeypatch.setattr(
-            mirror_assets, "refresh_mirror", lambda api, wh, schema, *, account, **kw: sync.refresh_mirror(api, wh, schema, **kw)
+            mirror_assets,
+            "refresh_mirror",
+            lambda api, wh, schema, *, account, **kw: sync.refresh_mirror(api, wh, schema, **kw),
         )
     asset = mirror_assets.build_mirror_asset(partitioned=True)
     stripe = StripeResource(
@@ -89,4 +100,8 @@ def test_one_failing_account_fails_the_run_after_the_others_are_refreshed(standi
         assert instance.get_materialized_partitions(MIRROR_KEY) == {good}
         failure = next(e for e in result.all_events if e.is_step_failure)
         text = str(failure.step_failure_data.error)
-        assert "1 of 2 accounts failed" in text and gone in text and "access may have been revoked" in text
+        assert (
+            "1 of 2 accounts failed" in text
+            and gone in text
+            and "access may have been revoked" in text
+        )
