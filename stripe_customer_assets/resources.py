@@ -131,7 +131,13 @@ class StripeResource(dg.ConfigurableResource):
     )
     registry_url: str = Field(
         default="",
-        description="The warehouse holding the account registry (which platform an acct_ belongs to).",
+        description="The warehouse holding the account registry (which platform an acct_ belongs "
+        "to, with several platforms); empty: none.",
+    )
+    registry_from_env: bool = Field(
+        default=False,
+        description="Find the registry's warehouse in WAREHOUSE_URL when the run needs it (its "
+        "URL, which may hold a password, stays out of this resource's config).",
     )
     registry_schema: str = Field(default=DEFAULT_SCHEMA, description="The registry's schema.")
 
@@ -262,7 +268,7 @@ class StripeResource(dg.ConfigurableResource):
             return platforms[0].name
         if not platforms:
             raise UnknownAccountError(f"connected account {acct}: STRIPE_ACCOUNTS_FILE names no platform")
-        if acct not in _PLATFORM_OF and self.registry_url:
+        if acct not in _PLATFORM_OF and (self.registry_url or self.registry_from_env):
             from stripe_customer_assets.accounts.registry import read_registry
 
             for row in read_registry(self._registry_warehouse(), self.registry_schema):
@@ -279,7 +285,8 @@ class StripeResource(dg.ConfigurableResource):
 
     def _registry_warehouse(self) -> Warehouse:
         if self._registry_wh is None:
-            self._registry_wh = Warehouse(self.registry_url)
+            url = self.registry_url or os.environ.get("WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL)
+            self._registry_wh = Warehouse(url)
         return self._registry_wh
 
     def _client(
@@ -352,7 +359,7 @@ def stripe_resource_from_env() -> StripeResource:
     extra = {"api_key": dg.EnvVar("STRIPE_API_KEY")} if os.environ.get("STRIPE_API_KEY") else {}
     return StripeResource(
         accounts=entries_from_config(config),
-        registry_url=os.environ.get("WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL),
+        registry_from_env=True,
         registry_schema=os.environ.get("STRIPE_MIRROR_SCHEMA") or DEFAULT_SCHEMA,
         **extra,
         **common,

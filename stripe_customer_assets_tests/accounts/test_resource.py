@@ -115,3 +115,18 @@ def test_from_env_holds_variable_names_never_keys(tmp_path, monkeypatch):
     assert stripe.multi_account and [e.name for e in stripe.accounts] == ["eu", "market"]
     dumped = repr(stripe.model_dump())
     assert "KEY_EU" in dumped and "sk_test_eu" not in dumped and "sk_test_market" not in dumped
+
+
+def test_with_several_platforms_the_registry_names_an_accounts_platform(tmp_path):
+    from stripe_customer_assets.accounts.registry import AccountRef, update_registry
+    from stripe_customer_assets.warehouse import Warehouse
+
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    update_registry(
+        Warehouse(url),
+        "stripe",
+        [AccountRef("acct_4Reg", "connected", "other", "acct_4Reg")],
+        complete=set(),
+    )
+    stripe = resource(platform("market"), platform("other", env="KEY_OTHER"), registry_url=url)
+    assert stripe.api(account="acct_4Reg").platform == "other"
