@@ -171,11 +171,12 @@ def ensure_customers_index(conn: Connection, schema: str = DEFAULT_SCHEMA) -> No
     )
 
 
-def ensure_tables(conn: Connection, schema: str = DEFAULT_SCHEMA, account: str = DEFAULT_ACCOUNT) -> None:
+def ensure_tables(conn: Connection, schema: str = DEFAULT_SCHEMA, account: str | None = None) -> None:
     """The mirror's schema and tables; safe when several runs create them at once (``ddl.py``).
 
-    Tables made before the mirror held several accounts get their ``account`` column, the
-    rows they hold belonging to ``account`` (``mirror/migrate.py``).
+    With ``account`` (the mirror's refresh), tables made before the mirror held several
+    accounts get their ``account`` column, the rows they hold becoming ``account``'s
+    (``mirror/migrate.py``); without it (a reader) they are left as they are.
     """
     from stripe_customer_assets.mirror.migrate import add_account
 
@@ -186,8 +187,9 @@ def ensure_tables(conn: Connection, schema: str = DEFAULT_SCHEMA, account: str =
         create_customers_table(conn, customers_table(schema))
         create_cursor_table(conn, cursor_table(schema))
     add_version_columns(conn, schema)
-    add_account(conn, customers_table(schema), account, ["id"], lambda c, t: create_customers_table(c, t))
-    add_account(conn, cursor_table(schema), account, ["name"], create_cursor_table)
+    if account is not None:
+        add_account(conn, customers_table(schema), account, ["id"], lambda c, t: create_customers_table(c, t))
+        add_account(conn, cursor_table(schema), account, ["name"], create_cursor_table)
     ensure_customers_index(conn, schema)
 
 
