@@ -85,6 +85,11 @@ def _ensure_table(conn: Connection, schema: str, account: str) -> None:
     # schema at this moment on a fresh warehouse. A table made before accounts: its one row
     # becomes ``account``'s.
     ensure_table(conn, identity_table(schema), _COLUMNS)
+    migrate_identity(conn, schema, account)
+
+
+def migrate_identity(conn: Connection, schema: str, account: str) -> None:
+    """A record made before accounts becomes ``account``'s (no-op otherwise)."""
     add_account(
         conn,
         identity_table(schema),

@@ -23,7 +23,7 @@ from stripe_customer_assets.mirror.events import EVENT_RETENTION, RETENTION_MARG
 from stripe_customer_assets.mirror.feed import ensure_window_table
 from stripe_customer_assets.mirror.full_scan import full_scan_run
 from stripe_customer_assets.mirror.history import ensure_history_table
-from stripe_customer_assets.mirror.identity import check_identity
+from stripe_customer_assets.mirror.identity import check_identity, migrate_identity
 from stripe_customer_assets.mirror.incremental import incremental_run
 from stripe_customer_assets.mirror.mass_delete import DeleteGuard
 from stripe_customer_assets.mirror.result import MirrorResult
@@ -105,6 +105,7 @@ def refresh_mirror(
             ensure_tables(conn, schema, account)
             ensure_window_table(conn, schema, account)
             ensure_history_table(conn, schema, account)
+            migrate_identity(conn, schema, account)
             cursor = read_cursor(conn, schema, account)
         reason = needs_full_scan(cursor, full_refresh, _now(), retention)
         result: MirrorResult | None = None

@@ -166,3 +166,97 @@ def test_accounts_refresh_at_the_same_time_and_commit_versions_in_order(standin,
         assert results[account].row_count == 40 and results[account + "2"].updated == 2
     assert seen and all(s == set(range(1, len(s) + 1)) for s in seen), seen
     warehouse.dispose()
+
+
+# The tables as a single-account mirror made them, before the account column.
+def _legacy_ddl(schema: str, dialect: str) -> list[str]:
+    js = "JSONB" if dialect == "postgresql" else "JSON"
+    content = (
+        f"created TIMESTAMPTZ, email VARCHAR, name VARCHAR, phone VARCHAR, description VARCHAR, currency VARCHAR,"
+        f" balance BIGINT, delinquent BOOLEAN, metadata {js}, address {js}, shipping {js}, raw {js} NOT NULL"
+    )
+    history_key = ", PRIMARY KEY (id, mirror_version)" if dialect == "postgresql" else ""
+    s = f'"{schema}"'
+    return [
+        f"CREATE SCHEMA {s}",
+        f"CREATE TABLE {s}.customers (id VARCHAR PRIMARY KEY, {content}, deleted BOOLEAN NOT NULL DEFAULT FALSE,"
+        f" deleted_at TIMESTAMPTZ, synced_at TIMESTAMPTZ NOT NULL, mirror_version BIGINT NOT NULL,"
+        f" api_version VARCHAR, raw_normalized {js})",
+        f"CREATE TABLE {s}.customers_cursor (name VARCHAR PRIMARY KEY, event_id VARCHAR, event_created TIMESTAMPTZ,"
+        " mirror_version BIGINT NOT NULL, mode VARCHAR, updated_at TIMESTAMPTZ)",
+        f"CREATE TABLE {s}.customers_cursor_events (event_id VARCHAR PRIMARY KEY, customer_id VARCHAR NOT NULL,"
+        " created BIGINT NOT NULL)",
+        f"CREATE TABLE {s}.customers_history (id VARCHAR NOT NULL, mirror_version BIGINT NOT NULL,"
+        f" valid_from TIMESTAMPTZ NOT NULL, valid_to TIMESTAMPTZ, event_id VARCHAR NOT NULL, changed_fields VARCHAR,"
+        f" {content}, raw_normalized {js}, deleted BOOLEAN NOT NULL, deleted_at TIMESTAMPTZ{history_key})",
+        f"CREATE TABLE {s}.mirror_identity (name VARCHAR PRIMARY KEY, account_id VARCHAR, mode VARCHAR,"
+        " account_source VARCHAR, key_fingerprint VARCHAR, salt VARCHAR, recorded_at TIMESTAMPTZ)",
+    ]
+
+
+def make_legacy_mirror(wh: Warehouse, source: str, legacy: str) -> None:
+    """``legacy``: the single-account shape holding what ``source`` (one account) holds."""
+    with wh.begin() as conn:
+        for statement in _legacy_ddl(legacy, conn.dialect.name):
+            conn.exec_driver_sql(statement)
+        for table in ["customers", "customers_cursor", "customers_cursor_events", "customers_history", "mirror_identity"]:
+            cols = ", ".join(f'"{c}"' for c in columns_of(conn, legacy, table))
+            conn.exec_driver_sql(f'INSERT INTO "{legacy}"."{table}" ({cols}) SELECT {cols} FROM "{source}"."{table}"')
+
+
+def columns_of(conn, schema: str, table: str) -> list[str]:
+    return conn.execute(
+        sa.text(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = :s AND table_name = :t"
+            " ORDER BY ordinal_position"
+        ),
+        {"s": schema, "t": table},
+    ).scalars().all()
+
+
+def test_a_single_account_mirror_is_migrated_in_place_without_a_rescan(standin, wh, mirror_schema, unique_schema):
+    standin.seed_customers(25, seed=4)
+    api = client(standin, STANDIN_API_KEY)
+    refresh_mirror(api, wh, mirror_schema)
+    for c in standin.customers()[:2]:
+        standin.update_customer(c["id"], name="Before the move")
+    refresh_mirror(api, wh, mirror_schema)
+    legacy = unique_schema("legacy")
+    make_legacy_mirror(wh, mirror_schema, legacy)
+    with wh.begin() as conn:
+        old_cursor = read_cursor(conn, legacy, None)
+        old_rows = conn.exec_driver_sql(f'SELECT COUNT(*) FROM "{legacy}".customers').scalar()
+        old_history = conn.exec_driver_sql(f'SELECT COUNT(*) FROM "{legacy}".customers_history').scalar()
+
+    standin.update_customer(standin.customers()[5]["id"], name="After the move")
+    moved = refresh_mirror(api, wh, legacy, account="eu")
+    assert (moved.mode, moved.listed, moved.updated, moved.row_count) == ("incremental", 0, 1, 25)
+    assert moved.mirror_version == old_cursor.mirror_version + 1
+    assert_account_equals_stripe(wh, legacy, "eu", standin)
+    with wh.begin() as conn:
+        for table in ["customers", "customers_cursor", "customers_cursor_events", "customers_history", "mirror_identity"]:
+            accounts = conn.exec_driver_sql(f'SELECT DISTINCT account FROM "{legacy}"."{table}"').scalars().all()
+            assert accounts in (["eu"], []), table
+        assert conn.exec_driver_sql(f'SELECT COUNT(*) FROM "{legacy}".customers').scalar() == old_rows
+        assert conn.exec_driver_sql(f'SELECT COUNT(*) FROM "{legacy}".customers_history').scalar() == old_history + 1
+        assert conn.exec_driver_sql(f'SELECT COUNT(*) FROM "{legacy}".customers_cursor').scalar() == 1
+        assert read_cursor(conn, legacy, "eu").event_id is not None
+    # The key is (account, id): the same id under another account is another row.
+    some = next(iter(rows_of(wh, legacy, "eu")))
+    with wh.begin() as conn:
+        cols = columns_of(conn, legacy, "customers")
+    listed = ", ".join(f'"{c}"' for c in cols)
+    picked = ", ".join(":a" if c == "account" else f'"{c}"' for c in cols)
+    copy = f'INSERT INTO "{legacy}".customers ({listed}) SELECT {picked} FROM "{legacy}".customers WHERE id = :id AND account = \'eu\''
+    with wh.begin() as conn:
+        conn.execute(sa.text(copy), {"a": "other", "id": some})
+        conn.execute(sa.text(f'DELETE FROM "{legacy}".customers WHERE account = :a'), {"a": "other"})
+    with pytest.raises(sa.exc.DBAPIError), wh.begin() as conn:
+        conn.execute(sa.text(copy), {"a": "eu", "id": some})
+    # Another account joins the migrated table.
+    standin.add_api_key(KEY_B, account_id=ACCT_B)
+    standin.dataset(account_id=ACCT_B).seed_customers(7, seed=8)
+    joined = refresh_mirror(client(standin, KEY_B), wh, legacy, account="b")
+    assert (joined.mode, joined.inserted, joined.row_count) == ("full", 7, 7)
+    again = refresh_mirror(api, wh, legacy, account="eu")
+    assert (again.mode, again.changed, again.row_count) == ("incremental", 0, 25)
