@@ -3,8 +3,6 @@ both, each through its own account header, and records a materialization per acc
 
 from __future__ import annotations
 
-import inspect
-
 import dagster as dg
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
@@ -13,10 +11,7 @@ from dagster._core.storage.tags import (
 
 from stripe_customer_assets.defs.mirror import assets as mirror_assets
 from stripe_customer_assets.lib.keys import ACCOUNTS_PARTITIONS_NAME, ACCOUNTS_POOL, MIRROR_KEY
-from stripe_customer_assets.mirror import sync
 from stripe_customer_assets.resources import StripeAccountEntry, StripeResource, WarehouseResource
-
-MIRROR_TAKES_ACCOUNT = "account" in inspect.signature(sync.refresh_mirror).parameters
 
 
 def test_a_run_over_two_accounts_refreshes_both_with_a_materialization_each(
@@ -27,16 +22,6 @@ def test_a_run_over_two_accounts_refreshes_both_with_a_materialization_each(
     standin.account(first).seed_customers(3, seed=1)
     standin.account(second).seed_customers(5, seed=2)
     monkeypatch.setenv("KEY_MARKET", made["api_key"])
-    if (
-        not MIRROR_TAKES_ACCOUNT
-    ):  # one mirror schema per account until the mirror keys rows by account
-        schemas = {first: "stripe_a", second: "stripe_b"}
-
-        def per_schema(api, wh, schema, *, account, **kw):
-            assert api.stripe_account == account
-            return sync.refresh_mirror(api, wh, schemas[account], **kw)
-
-        monkeypatch.setattr(mirror_assets, "refresh_mirror", per_schema)
     asset = mirror_assets.build_mirror_asset(partitioned=True)
     assert asset.partitions_def.name == ACCOUNTS_PARTITIONS_NAME and asset.op.pool == ACCOUNTS_POOL
     assert asset.backfill_policy.max_partitions_per_run == mirror_assets.DEFAULT_ACCOUNTS_PER_RUN
@@ -63,6 +48,13 @@ def test_a_run_over_two_accounts_refreshes_both_with_a_materialization_each(
         assert mats[first].metadata["account"].value == first
         assert mats[first].metadata["api_calls"].value >= 1
         assert instance.get_materialized_partitions(MIRROR_KEY) == {first, second}
+    with warehouse.warehouse().begin() as conn:
+        counts = dict(
+            conn.exec_driver_sql(
+                "SELECT account, count(*) FROM stripe.customers GROUP BY account"
+            ).fetchall()
+        )
+    assert counts == {first: 3, second: 5}  # one table, keyed by account
 
 
 def test_one_failing_account_fails_the_run_after_the_others_are_refreshed(
@@ -73,12 +65,6 @@ def test_one_failing_account_fails_the_run_after_the_others_are_refreshed(
     standin.account(good).seed_customers(2, seed=3)
     standin.delete_connected_account(gone)
     monkeypatch.setenv("KEY_MARKET", made["api_key"])
-    if not MIRROR_TAKES_ACCOUNT:
-        monkeypatch.setattr(
-            mirror_assets,
-            "refresh_mirror",
-            lambda api, wh, schema, *, account, **kw: sync.refresh_mirror(api, wh, schema, **kw),
-        )
     asset = mirror_assets.build_mirror_asset(partitioned=True)
     stripe = StripeResource(
         api_base=standin.base_url,
