@@ -89,7 +89,6 @@ def multi_account_deployment() -> bool:
 def _refresh(stripe, wh, schema, config: MirrorConfig, account: str | None, concurrency: int):
     api = stripe.api(ApiStats(), account=account)
     guard = DeleteGuard(config.max_delete_percent, config.mass_delete_floor, config.confirm_mass_delete)
-    extra = {"account": account} if account is not None else {}
     try:
         return refresh_mirror(
             api,
@@ -98,7 +97,9 @@ def _refresh(stripe, wh, schema, config: MirrorConfig, account: str | None, conc
             full_refresh=config.full_refresh,
             concurrency=concurrency,
             delete_guard=guard,
-            **extra,
+            # A single-account deployment's rows are its account's (STRIPE_ACCOUNT_NAME), the
+            # key its exports use too.
+            account=account if account is not None else stripe.account,
         )
     except (MirrorIdentityError, MassDeleteRefused) as err:
         raise dg.Failure(description=f"account {account}: {err}" if account else str(err)) from err
