@@ -251,6 +251,15 @@ class StripeResource(dg.ConfigurableResource):
             platform=platform,
         )
 
+    def shares_budget(self, account: str | None) -> bool:
+        """Whether ``account`` is a connected account whose calls share its platform's rate
+        budget with the platform's other connected accounts (``rate_budget: platform``)."""
+        if not self.multi_account or not account or not account.startswith("acct_"):
+            return False
+        if any(e.name == account for e in self.plain_accounts()):
+            return False
+        return self.platform_named(self.platform_of(account)).rate_budget == "platform"
+
     @staticmethod
     def _platform_rate(entry: StripeAccountEntry, key: str) -> tuple[float, float]:
         """(requests/s, share of the endpoint budget) of one process for the platform."""

@@ -118,9 +118,11 @@ def full_scan_run(
     cursor: Cursor | None = None,
     guard: tuple[DeleteGuard, bool] = (DeleteGuard(), False),
     account: str = DEFAULT_ACCOUNT,
+    fill_rate: bool = True,
 ) -> MirrorResult:
     """``cursor``: the account's cursor as read by this refresh (it holds the account's
-    refresh lock); ``guard``: the delete guard and whether a full refresh was asked for."""
+    refresh lock); ``guard``: the delete guard and whether a full refresh was asked for;
+    ``fill_rate``: see ``scan_customers``."""
     result = MirrorResult(mode="full", reason=reason, account=account)
     scan = scan_table(schema, account)
     started = time.monotonic()
@@ -145,14 +147,16 @@ def full_scan_run(
     replay: list[dict[str, Any]] = []
     try:
         try:
-            result.scan = scan_customers(api, writer.put, concurrency=concurrency, on_first_reply=on_first_reply)
+            result.scan = scan_customers(
+                api, writer.put, concurrency=concurrency, on_first_reply=on_first_reply, fill_rate=fill_rate
+            )
             start_event, replay = _window_events(api, newest.result(), clock["reads_from"])
             watermark = math.floor(clock["reads_from"]) - CURSOR_MARGIN_S
         except _NoServerClock:
             newest.result()  # fetched alongside, so its order against the reads is unknown
             start_event = newest_event(api)
             watermark = math.floor(api.now().timestamp()) - CURSOR_MARGIN_S
-            result.scan = scan_customers(api, writer.put, concurrency=concurrency)
+            result.scan = scan_customers(api, writer.put, concurrency=concurrency, fill_rate=fill_rate)
         # Customers on test clocks are only listed clock by clock.
         result.test_clocks = scan_test_clocks(api, writer.put, concurrency)
     finally:

@@ -30,6 +30,7 @@ from stripe_customer_assets.mirror.slices import (
     created_of,
     density,
     first_round,
+    one_slice,
 )
 from stripe_customer_assets.stripe_api import StripeApi
 from stripe_customer_assets.stripe_api.client import Reply
@@ -68,6 +69,7 @@ def scan_customers(
     *,
     on_first_reply: Callable[[Reply, float], None] | None = None,
     now: float | None = None,
+    fill_rate: bool = True,
 ) -> ScanStats:
     """List every (non-deleted) customer into ``sink``; return what it took.
 
@@ -75,12 +77,17 @@ def scan_customers(
     the first request was sent, before any page reaches ``sink``; if it raises, the scan
     stops with that error and ``sink`` has received nothing. ``now``: unix time the first
     round is laid out from (default this machine's clock; the newest slice is open-ended,
-    so a skewed clock costs calls, never customers).
+    so a skewed clock costs calls, never customers). ``fill_rate=False``: the first round is one
+    slice (``one_slice``), for an account whose rate budget other accounts' scans share: an
+    account of a few hundred customers then costs its pages and little more.
     """
     sched = Scheduler(api, concurrency)
     stats = sched.stats
     cond = sched.cond
-    sched.queue.extend(first_round(int(time.time() if now is None else now), sched.wanted()))
+    if fill_rate:
+        sched.queue.extend(first_round(int(time.time() if now is None else now), sched.wanted()))
+    else:
+        sched.queue.extend(one_slice())
     gate = threading.Lock()
     gate_state: dict[str, Any] = {"open": on_first_reply is None}
     started = time.monotonic()

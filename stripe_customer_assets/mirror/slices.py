@@ -147,6 +147,13 @@ def first_round(now: int, wanted: int) -> list[Slice]:
     return initial_slices(now, growth=hi)
 
 
+def one_slice() -> list[Slice]:
+    """All time in one slice: the fewest calls when other accounts share the rate budget (no
+    idle rate to fill with empty slices). Work stealing still cuts it once its first page
+    shows more pages left than one worker lists in time."""
+    return [Slice(lo=0, hi=None)]
+
+
 def split_point(piece: Slice, share: float) -> int | None:
     """Where to cut ``piece`` so a thief gets about ``share`` pages of it, or None.
 

@@ -75,6 +75,7 @@ def refresh_mirror(
     before_commit: Callable[[], None] | None = None,
     delete_guard: DeleteGuard | None = None,
     overlap_s: int | None = None,
+    fill_rate: bool = True,
 ) -> MirrorResult:
     """Bring ``account``'s rows of ``<schema>.customers`` up to date with the Stripe account
     behind ``api``.
@@ -85,6 +86,11 @@ def refresh_mirror(
 
     ``overlap_s``: how far behind Stripe's clock the events cursor stays, i.e. how late an
     event may be listed and still be read (default ``STRIPE_EVENTS_OVERLAP_SECONDS``, 120).
+
+    ``fill_rate=False``: a full scan starts with one slice of all time instead of enough
+    slices to keep the rate busy from the first request, for accounts whose rate budget is
+    shared (a Connect platform's connected accounts, scanned side by side): a small account
+    then costs its pages, not a dozen empty slices.
 
     ``before_commit`` runs after everything was fetched and just before the final
     transaction (a hook for fault-injection tests). ``delete_guard``: how many customers a
@@ -127,6 +133,7 @@ def refresh_mirror(
                 cursor=cursor,
                 guard=guard,
                 account=account,
+                fill_rate=fill_rate,
             )
     result.api_calls = api.stats.calls - calls_before
     result.api = api.stats.snapshot()

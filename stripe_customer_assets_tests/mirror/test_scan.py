@@ -64,3 +64,18 @@ def test_a_scan_lists_every_customer_once_whatever_the_accounts_age(span_days):
     assert stats.customers == 3_000
     if span_days == 365 * 30:
         assert min(created for created, _ in server.keys) < STRIPE_BEGAN
+
+
+@pytest.mark.parametrize("customers", [0, 40, 500, 1_234])
+def test_one_slice_one_worker_costs_exactly_the_pages(customers):
+    """In a budget shared with other accounts (``fill_rate=False``, one worker) a scan spends
+    ceil(n / 100) list calls (one for an empty account) and lists every customer once."""
+    server = MemoryList(customers, now=NOW, span_days=730, seed=9, latency_s=0.0, rate=100_000)
+    seen: list[str] = []
+
+    stats = scan_customers(  # type: ignore[arg-type]
+        server, lambda page: seen.extend(c["id"] for c in page.customers), concurrency=1, now=NOW, fill_rate=False
+    )
+
+    assert len(seen) == len(set(seen)) == customers
+    assert stats.pages == max(1, -(-customers // 100))

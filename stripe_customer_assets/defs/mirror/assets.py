@@ -88,6 +88,10 @@ def multi_account_deployment() -> bool:
 
 def _refresh(stripe, wh, schema, config: MirrorConfig, account: str | None, concurrency: int):
     api = stripe.api(ApiStats(), account=account)
+    # A connected account in its platform's shared budget is scanned one page after the other:
+    # the run's other accounts fill the budget side by side, and a full scan costs its pages
+    # (no first round of empty slices to keep a budget of its own busy).
+    shared = stripe.shares_budget(account)
     guard = DeleteGuard(config.max_delete_percent, config.mass_delete_floor, config.confirm_mass_delete)
     try:
         return refresh_mirror(
@@ -95,7 +99,8 @@ def _refresh(stripe, wh, schema, config: MirrorConfig, account: str | None, conc
             wh,
             schema,
             full_refresh=config.full_refresh,
-            concurrency=concurrency,
+            concurrency=1 if shared else concurrency,
+            fill_rate=not shared,
             delete_guard=guard,
             # A single-account deployment's rows are its account's (STRIPE_ACCOUNT_NAME), the
             # key its exports use too.
