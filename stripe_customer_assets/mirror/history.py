@@ -168,22 +168,24 @@ def record_versions(
             f"INSERT INTO {table} (account, id, mirror_version, valid_from, valid_to, event_id, changed_fields, {cols}) "
             f"SELECT m.account, m.id, :version, CASE WHEN p.valid_from > {start} THEN p.valid_from ELSE {start} END,"
             f" CAST(NULL AS TIMESTAMPTZ), COALESCE(s.event_id, :default_event), {changed}, {picked}"
-            f" FROM (SELECT * FROM {mirror} WHERE account = :account AND mirror_version = :version) AS m"
+            # A version is one account's commit: its rows are that account's alone.
+            f" FROM (SELECT * FROM {mirror} WHERE mirror_version = :version) AS m"
             # The current versions of just the changed customers (not a join with all of them).
-            f" LEFT JOIN (SELECT * FROM {table} WHERE account = :account AND valid_to IS NULL AND id IN"
-            f" (SELECT id FROM {mirror} WHERE account = :account AND mirror_version = :version)) AS p ON p.id = m.id"
+            f" LEFT JOIN (SELECT * FROM {table} WHERE valid_to IS NULL AND id IN"
+            f" (SELECT id FROM {mirror} WHERE mirror_version = :version)) AS p"
+            " ON p.account = m.account AND p.id = m.id"
             f" LEFT JOIN {source} AS s ON s.id = m.id"
         ),
-        {"version": version, "now": at, "default_event": default_event, "account": account},
+        {"version": version, "now": at, "default_event": default_event},
     )
     conn.execute(
         sa.text(
             f"UPDATE {table} SET valid_to = (SELECT n.valid_from FROM {table} AS n"
-            f" WHERE n.account = :account AND n.id = {table}.id AND n.mirror_version = :version)"
-            f" WHERE account = :account AND valid_to IS NULL AND mirror_version < :version"
-            f" AND id IN (SELECT n.id FROM {table} AS n WHERE n.account = :account AND n.mirror_version = :version)"
+            f" WHERE n.account = {table}.account AND n.id = {table}.id AND n.mirror_version = :version)"
+            f" WHERE valid_to IS NULL AND mirror_version < :version"
+            f" AND (account, id) IN (SELECT n.account, n.id FROM {table} AS n WHERE n.mirror_version = :version)"
         ),
-        {"version": version, "account": account},
+        {"version": version},
     )
     days = history_days()
     if days:

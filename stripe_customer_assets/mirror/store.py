@@ -101,7 +101,7 @@ def mark_missing_deleted(
     account: str = DEFAULT_ACCOUNT,
 ) -> int:
     """Full scan anti-join: ``account``'s rows not listed by Stripe any more were deleted
-    (``seen`` holds that account's customers only).
+    (``seen`` is shaped like the mirror, the scan's key (account, id) matched by the join).
 
     ``keep_test_clocks``: the scan could not list the customers on test clocks, so rows on a
     test clock (``raw.test_clock`` set) are left alone rather than taken for deleted.
@@ -112,7 +112,8 @@ def mark_missing_deleted(
         sa.text(
             f"UPDATE {target} SET deleted = TRUE, deleted_at = :now, synced_at = :now, mirror_version = :version "
             f"WHERE account = :account AND NOT deleted"
-            f" AND NOT EXISTS (SELECT 1 FROM {seen} s WHERE s.id = {target}.id){on_clock}"
+            f" AND NOT EXISTS (SELECT 1 FROM {seen} s WHERE s.account = {target}.account AND s.id = {target}.id)"
+            f"{on_clock}"
         ),
         {"now": now, "version": version, "account": account},
     )
@@ -135,7 +136,7 @@ def count_missing(
     ).scalar()
     missing = conn.execute(
         sa.text(
-            f"SELECT COUNT(*) FROM {target} t LEFT JOIN {seen} s ON s.id = t.id "
+            f"SELECT COUNT(*) FROM {target} t LEFT JOIN {seen} s ON s.account = t.account AND s.id = t.id "
             "WHERE t.account = :account AND NOT t.deleted AND s.id IS NULL"
             + (" AND (t.raw->>'test_clock') IS NULL" if keep_test_clocks else "")
         ),
