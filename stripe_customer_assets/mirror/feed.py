@@ -38,6 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from stripe_customer_assets.mirror.event_stage import stage_table
+from stripe_customer_assets.mirror.migrate import add_account
 from stripe_customer_assets.mirror.store import (
     SOURCE_COLUMNS,
     MergeCounts,
@@ -45,7 +46,6 @@ from stripe_customer_assets.mirror.store import (
     count_changes,
     merge,
 )
-from stripe_customer_assets.mirror.migrate import add_account
 from stripe_customer_assets.mirror.table import (
     DEFAULT_ACCOUNT,
     VERSION_COLUMNS,

@@ -33,20 +33,28 @@ def deployment(standin, tmp_path, monkeypatch):
         standin.add_api_key(key, acct)
         standin.account(acct).seed_customers(6 + i, seed=100 + i, record_events=True)
         monkeypatch.setenv(f"KEY_{name.upper()}", key)
-        entries.append(StripeAccountEntry(name=name, kind="plain", api_key_env=f"KEY_{name.upper()}"))
+        entries.append(
+            StripeAccountEntry(name=name, kind="plain", api_key_env=f"KEY_{name.upper()}")
+        )
     made = standin.create_platform(connected_accounts=CONNECTED)
     for i, acct in enumerate(made["accounts"]):
         standin.account(acct).seed_customers(3 + i % 5, seed=200 + i, record_events=True)
     monkeypatch.setenv("KEY_MARKET", made["api_key"])
     entries.append(
-        StripeAccountEntry(name="market", kind="platform", api_key_env="KEY_MARKET", max_parallel_runs=4)
+        StripeAccountEntry(
+            name="market", kind="platform", api_key_env="KEY_MARKET", max_parallel_runs=4
+        )
     )
     # Runs of 4 accounts: 23 accounts are 6 runs, as the backfill policy splits them.
     monkeypatch.setattr(sweep_module, "accounts_per_run", lambda: 4)
-    stripe = StripeResource(api_base=standin.base_url, rate_limit=1000, endpoint_rate_limit=1000, accounts=entries)
+    stripe = StripeResource(
+        api_base=standin.base_url, rate_limit=1000, endpoint_rate_limit=1000, accounts=entries
+    )
     warehouse = WarehouseResource(url=f"duckdb:///{tmp_path / 'w.duckdb'}", mirror_schema="stripe")
     keys = {name: name for name in PLAIN} | {acct: acct for acct in made["accounts"]}
-    stripe_ids = {name: acct for name, acct in PLAIN.items()} | {acct: acct for acct in made["accounts"]}
+    stripe_ids = {name: acct for name, acct in PLAIN.items()} | {
+        acct: acct for acct in made["accounts"]
+    }
     return stripe, warehouse, made, keys, stripe_ids
 
 
@@ -56,7 +64,9 @@ def tick_and_run(instance, cursor, stripe, warehouse):
     result = sweep(dg.build_sensor_context(instance=instance, cursor=cursor), stripe, warehouse)
     for request in result.dynamic_partitions_requests or []:
         if isinstance(request, dg.AddDynamicPartitionsRequest):
-            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+            instance.add_dynamic_partitions(
+                request.partitions_def_name, list(request.partition_keys)
+            )
         else:
             for key in request.partition_keys:
                 instance.delete_dynamic_partition(request.partitions_def_name, key)
@@ -64,7 +74,10 @@ def tick_and_run(instance, cursor, stripe, warehouse):
     covered: list[str] = []
     for request in result.run_requests or []:
         run = dg.materialize(
-            [asset], instance=instance, resources={"stripe": stripe, "warehouse": warehouse}, tags=request.tags
+            [asset],
+            instance=instance,
+            resources={"stripe": stripe, "warehouse": warehouse},
+            tags=request.tags,
         )
         assert run.success
         covered += [m.partition for m in run.asset_materializations_for_node("stripe__customers")]
@@ -81,12 +94,16 @@ def mirror_of(warehouse, account: str) -> dict[str, tuple]:
 
 
 def assert_equal_to_stripe(standin, warehouse, key: str, stripe_id: str) -> None:
-    live = {c["id"]: (c.get("email"), c.get("name")) for c in standin.account(stripe_id).customers()}
+    live = {
+        c["id"]: (c.get("email"), c.get("name")) for c in standin.account(stripe_id).customers()
+    }
     rows = mirror_of(warehouse, key)
     mirrored_live = {cid: (r[0], r[1]) for cid, r in rows.items() if not r[2]}
     assert mirrored_live == live, f"account {key}"
     gone = {c["id"] for c in standin.account(stripe_id).all_customers() if c.get("deleted")}
-    assert all(rows[cid][2] for cid in gone if cid in rows), f"account {key}: a deleted customer is live"
+    assert all(rows[cid][2] for cid in gone if cid in rows), (
+        f"account {key}: a deleted customer is live"
+    )
 
 
 def test_three_plain_accounts_and_a_platform_of_twenty_mirror_exactly(standin, deployment):

@@ -179,18 +179,18 @@ def _legacy_ddl(schema: str, dialect: str) -> list[str]:
     s = f'"{schema}"'
     return [
         f"CREATE SCHEMA {s}",
-        f"CREATE TABLE {s}.customers (id VARCHAR PRIMARY KEY, {content}, deleted BOOLEAN NOT NULL DEFAULT FALSE,"
+        (f"CREATE TABLE {s}.customers (id VARCHAR PRIMARY KEY, {content}, deleted BOOLEAN NOT NULL DEFAULT FALSE,"
         f" deleted_at TIMESTAMPTZ, synced_at TIMESTAMPTZ NOT NULL, mirror_version BIGINT NOT NULL,"
-        f" api_version VARCHAR, raw_normalized {js})",
-        f"CREATE TABLE {s}.customers_cursor (name VARCHAR PRIMARY KEY, event_id VARCHAR, event_created TIMESTAMPTZ,"
-        " mirror_version BIGINT NOT NULL, mode VARCHAR, updated_at TIMESTAMPTZ)",
-        f"CREATE TABLE {s}.customers_cursor_events (event_id VARCHAR PRIMARY KEY, customer_id VARCHAR NOT NULL,"
-        " created BIGINT NOT NULL)",
-        f"CREATE TABLE {s}.customers_history (id VARCHAR NOT NULL, mirror_version BIGINT NOT NULL,"
+        f" api_version VARCHAR, raw_normalized {js})"),
+        (f"CREATE TABLE {s}.customers_cursor (name VARCHAR PRIMARY KEY, event_id VARCHAR, event_created TIMESTAMPTZ,"
+        " mirror_version BIGINT NOT NULL, mode VARCHAR, updated_at TIMESTAMPTZ)"),
+        (f"CREATE TABLE {s}.customers_cursor_events (event_id VARCHAR PRIMARY KEY, customer_id VARCHAR NOT NULL,"
+        " created BIGINT NOT NULL)"),
+        (f"CREATE TABLE {s}.customers_history (id VARCHAR NOT NULL, mirror_version BIGINT NOT NULL,"
         f" valid_from TIMESTAMPTZ NOT NULL, valid_to TIMESTAMPTZ, event_id VARCHAR NOT NULL, changed_fields VARCHAR,"
-        f" {content}, raw_normalized {js}, deleted BOOLEAN NOT NULL, deleted_at TIMESTAMPTZ{history_key})",
-        f"CREATE TABLE {s}.mirror_identity (name VARCHAR PRIMARY KEY, account_id VARCHAR, mode VARCHAR,"
-        " account_source VARCHAR, key_fingerprint VARCHAR, salt VARCHAR, recorded_at TIMESTAMPTZ)",
+        f" {content}, raw_normalized {js}, deleted BOOLEAN NOT NULL, deleted_at TIMESTAMPTZ{history_key})"),
+        (f"CREATE TABLE {s}.mirror_identity (name VARCHAR PRIMARY KEY, account_id VARCHAR, mode VARCHAR,"
+        " account_source VARCHAR, key_fingerprint VARCHAR, salt VARCHAR, recorded_at TIMESTAMPTZ)"),
     ]
 
 

@@ -74,7 +74,11 @@ def test_one_slice_one_worker_costs_exactly_the_pages(customers):
     seen: list[str] = []
 
     stats = scan_customers(  # type: ignore[arg-type]
-        server, lambda page: seen.extend(c["id"] for c in page.customers), concurrency=1, now=NOW, fill_rate=False
+        server,
+        lambda page: seen.extend(c["id"] for c in page.customers),
+        concurrency=1,
+        now=NOW,
+        fill_rate=False,
     )
 
     assert len(seen) == len(set(seen)) == customers
