@@ -156,19 +156,21 @@ def add_version_columns(conn: Connection, schema: str) -> None:
 
 
 def ensure_customers_index(conn: Connection, schema: str = DEFAULT_SCHEMA) -> None:
-    """An index for "changed since version" reads, on PostgreSQL.
+    """Indexes for "changed since version" reads and for the pipelines' pages in customer id
+    order across accounts (the key leads with the account), on PostgreSQL.
 
     DuckDB skips row groups by their min/max ``mirror_version`` without one, and an ART
     index there adds to every write and to every checkpoint of the database file.
     """
     if conn.dialect.name != "postgresql":
         return
-    ensure(
-        conn,
-        f"CREATE INDEX IF NOT EXISTS customers_mirror_version ON {customers_table(schema)} (mirror_version)",
-        schema,
-        "customers_mirror_version",
-    )
+    for name, column in (("customers_mirror_version", "mirror_version"), ("customers_id", "id")):
+        ensure(
+            conn,
+            f"CREATE INDEX IF NOT EXISTS {name} ON {customers_table(schema)} ({column})",
+            schema,
+            name,
+        )
 
 
 def ensure_tables(conn: Connection, schema: str = DEFAULT_SCHEMA, account: str | None = None) -> None:
