@@ -1,0 +1,102 @@
+"""The target account of each model row, for a deployment with several Stripe accounts.
+
+An account key is a plain account's configured name (``eu``) or a connected account's
+Stripe id (``acct_...``); a single-account deployment has one, ``STRIPE_ACCOUNT_NAME``
+(default ``default``). A sync names each row's account with ``account_column`` (a model
+column holding the key) and / or ``account`` (one key for every row, or for the rows whose
+column is empty). Without either, every row targets the deployment's single account and
+the sync behaves as it always did (its keys resolve against the whole mirror).
+
+``Accounts`` is what the plan checks rows against: the deployment's own account (the
+target when the sync names none) and the accounts it knows (configured or discovered).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from stripe_customer_assets.config_model import problem
+
+if TYPE_CHECKING:
+    from stripe_customer_assets.export.config import ExportConfig
+
+# Decision: a plain account's name, or a connected account's Stripe id.
+ACCOUNT_KEY = re.compile(r"^(?:[a-z][a-z0-9_-]{0,62}|acct_[A-Za-z0-9]{1,250})$")
+DEFAULT_ACCOUNT = "default"
+
+
+def single_account() -> str:
+    """The account key of a single-account deployment (``STRIPE_ACCOUNT_NAME``)."""
+    return os.environ.get("STRIPE_ACCOUNT_NAME", "").strip() or DEFAULT_ACCOUNT
+
+
+@dataclass(frozen=True)
+class Accounts:
+    """``default``: the deployment's single account; ``known``: every account key a row may
+    name (None: any non-empty key is accepted)."""
+
+    default: str = DEFAULT_ACCOUNT
+    known: frozenset[str] | None = None
+
+    @classmethod
+    def of(cls, default: str, known: Collection[str] | None = None) -> Accounts:
+        return cls(default, frozenset(known) if known is not None else None)
+
+
+def names_accounts(config: ExportConfig) -> bool:
+    """Whether the sync names its rows' accounts (else: the deployment's single account)."""
+    return bool(config.account_column or config.account)
+
+
+def account_config_problems(config: ExportConfig) -> list[Any]:
+    """The YAML problems of ``account`` and ``account_column``."""
+    found = []
+    if config.account is not None and not ACCOUNT_KEY.match(config.account):
+        found.append(
+            problem(
+                ("account",),
+                f"{config.account!r} is not an account key: a configured account's name "
+                "(lower-case letters, digits, '_' or '-') or a connected account's id (acct_...)",
+                config.account,
+            )
+        )
+    if config.account_column is not None:
+        if not config.account_column.strip():
+            found.append(problem(("account_column",), "name the model column that holds each row's account"))
+        config.account_column = config.account_column.strip() or None
+    if config.account_column and config.account_column == config.key.column:
+        found.append(
+            problem(
+                ("account_column",),
+                f"'{config.account_column}' is the key column; the account needs its own column",
+                config.account_column,
+            )
+        )
+    return found
+
+
+def row_account(
+    config: ExportConfig, value: str | None, key: str | None, accounts: Accounts
+) -> tuple[str | None, str | None]:
+    """(the row's account, the problem that rejects it) for the account value the model gave."""
+    if not names_accounts(config):
+        return accounts.default, None
+    account = (value or "").strip() or config.account
+    row = f"row key {key!r}" if key is not None else "a row with a null key"
+    column = config.account_column
+    if not account:
+        return None, f"account column '{column}' is empty for {row}: name the Stripe account to write to"
+    where = f"account column '{column}'" if column and (value or "").strip() else "`account`"
+    if "\x00" in account:
+        return None, f"{where} of {row} holds a NUL character (U+0000)"
+    if accounts.known is not None and account not in accounts.known:
+        shown = ", ".join(sorted(accounts.known)[:10]) + (", ..." if len(accounts.known) > 10 else "")
+        return account, (
+            f"{where} of {row}: {account!r} is not a configured or discovered Stripe account "
+            f"(accounts: {shown or 'none'})"
+        )
+    return account, None
