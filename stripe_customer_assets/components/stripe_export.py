@@ -13,6 +13,7 @@ plus ``<sync>_job`` (mirror, plan, sync) and the automation conditions of ``sche
 """
 
 import time
+from collections.abc import Callable
 
 import dagster as dg
 
@@ -28,6 +29,13 @@ from stripe_customer_assets.export import (
     sent_keys,
     state_table,
     store_plan,
+)
+from stripe_customer_assets.export.accounts import (
+    accounts_file,
+    deployment_accounts,
+    names_accounts,
+    require_targets,
+    single_account,
 )
 from stripe_customer_assets.export.age import mirror_stripe_time
 from stripe_customer_assets.export.data_set import check_data_set
@@ -58,7 +66,7 @@ from stripe_customer_assets.lib.write_gate import example_refusal, write_refusal
 from stripe_customer_assets.lib.yaml_model import YamlModelComponent
 from stripe_customer_assets.mirror.identity import MirrorIdentityError, check_identity
 from stripe_customer_assets.resources import StripeResource, WarehouseResource
-from stripe_customer_assets.stripe_api import ApiStats, StripeAccessError
+from stripe_customer_assets.stripe_api import ApiStats, StripeAccessError, StripeApi
 
 CHECKS = {"max_reject_percent": "reject_rate", "max_change_percent": "change_rate"}
 
@@ -151,6 +159,7 @@ def build_plan_asset(config: ExportConfig) -> dg.AssetsDefinition:
         started = time.monotonic()
         wh, schema = warehouse.warehouse(), warehouse.mirror_schema
         try:
+            require_targets(config)  # several accounts: each row names its own
             check_data_set(wh, config, schema, record=True)  # state kept for other Stripe data: stop
             plan = make_plan(
                 wh,
@@ -160,6 +169,8 @@ def build_plan_asset(config: ExportConfig) -> dg.AssetsDefinition:
                 plan_id=context.run.run_id,
                 # Stripe's clock as the mirror last read it: the plan's age is measured on it.
                 planned_at=mirror_stripe_time(wh, schema, config),
+                # No Stripe resource: the configured accounts and the registry of discovered ones.
+                accounts=deployment_accounts(wh, schema, single_account()),
             )
             store_plan(wh, config, plan)
         except ExportError as err:
@@ -265,16 +276,28 @@ def build_sync_asset(config: ExportConfig, *, example: bool = False) -> dg.Asset
                 f"{stored.planned_at:%Y-%m-%d %H:%M:%S} UTC; materialize {config.name}_plan "
                 "in the same run for a fresh one"
             )
-        api = stripe.api(ApiStats())
+        stats = ApiStats()
+        client_for = account_clients(stripe, stats)
+        targets = sorted({e.account for e in stored.writes() if e.account}) if stored else []
         try:
+            # The account whose clock and key are checked: the single one, else the first written.
+            api = client_for(targets[0]) if names_accounts(config) and targets else stripe.api(stats)
             # The plan's customer ids come from the mirror: a key of another account or
             # mode would update ids it cannot see and create what the mirror already has.
-            check_identity(api, wh, warehouse.mirror_schema, record=False, what=f"the export sync '{config.name}'")
+            # (Several accounts: each account's mirror rows come from its own client.)
+            if accounts_file() is None:
+                check_identity(api, wh, warehouse.mirror_schema, record=False, what=f"the export sync '{config.name}'")
             check_data_set(wh, config, warehouse.mirror_schema, record=False)
             result = apply_plan(
-                config, api, wh, concurrency=stripe.max_concurrency, plan=stored, run_id=context.run.run_id
+                config,
+                api,
+                wh,
+                concurrency=stripe.max_concurrency,
+                plan=stored,
+                run_id=context.run.run_id,
+                client_for=client_for,
             )
-        except (ExportError, MirrorIdentityError, StripeAccessError) as err:
+        except (ExportError, MirrorIdentityError, StripeAccessError, ValueError) as err:
             raise dg.Failure(description=str(err)) from err
         figures = apply_figures(result)
         context.log.info(
@@ -308,3 +331,15 @@ def build_sync_asset(config: ExportConfig, *, example: bool = False) -> dg.Asset
             raise dg.Failure(description=failed_writes_message(config, result), metadata=metadata)
 
     return _sync
+
+
+def account_clients(stripe: StripeResource, stats: ApiStats) -> Callable[[str], StripeApi]:
+    """The client writing to each target account (its own key or its platform's, its own
+    rate limiter), all counting into ``stats``; the single account's is today's client."""
+
+    def client_for(account: str) -> StripeApi:
+        if account == stripe.account:
+            return stripe.api(stats)
+        return stripe.api(stats, account=account)
+
+    return client_for

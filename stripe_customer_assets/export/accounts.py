@@ -100,3 +100,61 @@ def row_account(
             f"(accounts: {shown or 'none'})"
         )
     return account, None
+
+
+def accounts_file() -> str | None:
+    """``STRIPE_ACCOUNTS_FILE``: set in a deployment with several Stripe accounts."""
+    return os.environ.get("STRIPE_ACCOUNTS_FILE", "").strip() or None
+
+
+def configured_accounts(path: str) -> set[str]:
+    """The account keys the accounts file names: plain accounts and explicit connected ids."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle) or {}
+    except (OSError, yaml.YAMLError):
+        return set()  # the accounts' own loading reports the file's problems
+    names = {str(a.get("name")) for a in data.get("accounts") or [] if isinstance(a, dict)}
+    for platform in data.get("platforms") or []:
+        if isinstance(platform, dict):
+            exclude = set(platform.get("exclude") or [])
+            names |= {str(a) for a in platform.get("accounts") or [] if a not in exclude}
+    return {n for n in names if ACCOUNT_KEY.match(n)}
+
+
+def registered_accounts(conn: Any, mirror_schema: str) -> set[str]:
+    """The accounts in the warehouse's registry (``<schema>.stripe_accounts``), not removed."""
+    from stripe_customer_assets.warehouse.ddl import table_exists
+    from stripe_customer_assets.warehouse.names import qualified
+
+    table = qualified(mirror_schema, "stripe_accounts")
+    if not table_exists(conn, table):
+        return set()
+    rows = conn.exec_driver_sql(f"SELECT account FROM {table} WHERE removed_at IS NULL")
+    return {str(r[0]) for r in rows if r[0]}
+
+
+def deployment_accounts(warehouse: Any, mirror_schema: str, single: str) -> Accounts:
+    """The accounts a row may name: the single account (``single``, the Stripe resource's
+    account) without an accounts file; with one, its accounts and the discovered ones."""
+    path = accounts_file()
+    if path is None:
+        return Accounts.of(single, {single})
+    with warehouse.begin() as conn:
+        known = registered_accounts(conn, mirror_schema)
+    return Accounts.of(single, known | configured_accounts(path))
+
+
+def require_targets(config: ExportConfig) -> None:
+    """With several accounts, a sync must say which account each row is written to."""
+    from stripe_customer_assets.export.errors import ExportError
+
+    if accounts_file() is not None and not names_accounts(config):
+        raise ExportError(
+            f"sync '{config.name}': this deployment has several Stripe accounts "
+            "(STRIPE_ACCOUNTS_FILE), so the sync must name each row's target account: set "
+            "account_column (a model column holding the account) or account (one account for "
+            "every row) in its defs.yaml; nothing was planned"
+        )
