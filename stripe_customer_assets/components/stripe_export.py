@@ -201,7 +201,7 @@ def build_plan_asset(config: ExportConfig) -> dg.AssetsDefinition:
                         "of": g.denominator,
                     },
                 )
-                for g in guard_results(config, plan.summary)
+                for g in guard_results(config, plan)
             ]
             + alert_check_results(
                 key,

@@ -95,7 +95,7 @@ def row_account(
         return None, f"{where} of {row} holds a NUL character (U+0000)"
     if accounts.known is not None and account not in accounts.known:
         shown = ", ".join(sorted(accounts.known)[:10]) + (", ..." if len(accounts.known) > 10 else "")
-        return account, (
+        return None, (
             f"{where} of {row}: {account!r} is not a configured or discovered Stripe account "
             f"(accounts: {shown or 'none'})"
         )

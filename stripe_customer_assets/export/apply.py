@@ -178,7 +178,7 @@ def apply_plan(
             "(it previews the changes; the sync then applies them)"
         )
     check_plan_age(config, api, plan)
-    check_guards(config, plan.summary)
+    check_guards(config, plan)
     done = sent_keys(warehouse, config)
     with warehouse.begin() as conn:
         ensure_history_table(conn, config)

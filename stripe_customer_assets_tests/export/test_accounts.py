@@ -104,7 +104,7 @@ def test_each_row_is_written_to_its_own_account_once_and_a_rerun_writes_nothing(
     assert not standin.customers()  # the stand-in's own account: nothing
     state = {(r["account"], r["key"]): r for r in read_state(wh, cfg)}
     assert state[("apac", "new-ap1@example.com")]["status"] == "created"
-    assert state[("mars", "lost@example.com")]["status"] == "rejected"
+    assert state[("", "lost@example.com")]["status"] == "rejected"
     assert state[("", "none@example.com")]["status"] == "rejected"
     # Two accounts, one email: two keys, never a replay of the other.
     shared = [by_row[(a, "shared@example.com")].idempotency_key for a in ("eu", "us")]
@@ -200,3 +200,29 @@ def test_tables_from_before_accounts_are_migrated_under_the_single_account(wh, u
             f"INSERT INTO {state_table(cfg)} (account, key, stripe_id, status, updated_at) "
             "VALUES ('eu', 'a@x.io', 'cus_1', 'updated', CURRENT_TIMESTAMP)"
         )
+
+
+def test_the_guards_hold_in_each_account():
+    from stripe_customer_assets.export.guards import guard_results
+    from stripe_customer_assets.export.plan import Plan, build_plan
+    from stripe_customer_assets.export.resolve import ModelRow
+
+    cfg = parse_config(
+        {
+            "name": "g",
+            "model": "SELECT 1",
+            "key": {"column": "email", "stripe_field": "email"},
+            "account_column": "region",
+            "fields": {"name": "full_name"},
+            "max_reject_percent": 50,
+        }
+    )
+    rows = [ModelRow(i, f"u{i}@x.io", {"full_name": "N"}, account="eu") for i in range(1, 11)]
+    rows.append(ModelRow(11, "bad", {"full_name": "N"}, account="us"))  # not an email
+    rows.append(ModelRow(12, "m@x.io", {"full_name": "N"}, account="mars"))  # no such account
+    plan = Plan("g", "p", None, build_plan(cfg, rows, accounts=KNOWN), accounts=True)  # type: ignore[arg-type]
+    reject, _ = guard_results(cfg, plan)
+    assert (reject.account, reject.numerator, reject.denominator, reject.passed) == ("us", 1, 1, False)
+    assert "in account 'us'" in reject.describe("g")
+    (total, _) = guard_results(cfg, plan.summary)
+    assert total.passed and total.numerator == 2
