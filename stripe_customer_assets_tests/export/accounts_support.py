@@ -47,7 +47,7 @@ def posts_by_account(requests: list[dict[str, Any]]) -> Counter[str]:
     counts: Counter[str] = Counter()
     for r in requests:
         if r["method"] == "POST" and r["path"].startswith("/v1/customers"):
-            scheme, _, credential = r["headers"].get("authorization", "").partition(" ")
+            _, _, credential = r["headers"].get("authorization", "").partition(" ")
             counts[masked.get(credential.strip(), "?")] += 1
     return counts
 

@@ -7,9 +7,15 @@ import sqlalchemy as sa
 
 from stripe_customer_assets.mirror.table import customers_table
 from stripe_customer_assets.pipeline import PipelineConfig
-from stripe_customer_assets_tests.pipeline.support import Mirror, customer, pipeline, run, table_rows
+from stripe_customer_assets_tests.pipeline.support import (
+    Mirror,
+    customer,
+    pipeline,
+    run,
+    table_rows,
+)
 
-EU = [customer(i) for i in range(0, 6)]
+EU = [customer(i) for i in range(6)]
 US = [customer(i) for i in range(100, 104)]
 
 
