@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from stripe_customer_assets.export.accounts import names_accounts
 from stripe_customer_assets.export.age import age_problem, check_plan_age, while_fresh
 from stripe_customer_assets.export.config import ExportConfig
 from stripe_customer_assets.export.errors import ExportAccessError, ExportError, ExportPlanAgeError
@@ -78,6 +79,7 @@ class ApplyResult:
     row_count: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)  # (key, message), first few
     written: list[tuple[str, str, str]] = field(default_factory=list)  # (key, stripe id, status)
+    by_account: dict[str, dict[str, int]] = field(default_factory=dict)  # account -> status -> n
 
     @property
     def writes(self) -> int:
@@ -106,6 +108,7 @@ class _Recorder:
         self.pushed: dict[tuple[str, str], Any] | None = None  # read at the first result
         self.history: list[dict[str, Any]] = []
         self.lock = threading.Lock()  # accounts send in parallel: one result at a time
+        self.accounts = names_accounts(config)  # count each account's outcomes
 
     def __call__(self, outcome: WriteResult) -> None:
         with self.lock:
@@ -122,6 +125,9 @@ class _Recorder:
             r.created += 1
         else:
             r.updated += 1
+        if self.accounts:
+            counts = r.by_account.setdefault(outcome.entry.account or "", {})
+            counts[outcome.status] = counts.get(outcome.status, 0) + 1
         if outcome.status != "failed" and len(r.written) < 20:
             r.written.append((outcome.entry.key or "", outcome.stripe_id, outcome.status))
         row = outcome.state_row(self.plan.plan_id)

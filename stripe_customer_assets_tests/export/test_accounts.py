@@ -9,6 +9,7 @@ from stripe_customer_assets.export.accounts import Accounts
 from stripe_customer_assets.export.history import history_table
 from stripe_customer_assets.export.plan_table import load_plan, plans_table
 from stripe_customer_assets.export.preview import markdown_preview
+from stripe_customer_assets.export.report import plan_figures
 from stripe_customer_assets.export.state_table import read_state
 from stripe_customer_assets_tests.export.accounts_support import (
     ACCOUNTS,
@@ -94,6 +95,12 @@ def test_each_row_is_written_to_its_own_account_once_and_a_rerun_writes_nothing(
     assert any("account column 'region' is empty" in r and "'none@example.com'" in r for r in rejected)
     assert posts_by_account(standin.requests(clear=True)) == {"eu": 2, "us": 1, "apac": 2}
     assert (result.created, result.updated, result.failed) == (3, 2, 0)
+    assert result.by_account == {
+        "eu": {"created": 1, "updated": 1},
+        "us": {"updated": 1},
+        "apac": {"created": 2},
+    }
+    assert plan_figures(plan)["accounts"]["apac"]["create"] == 2
     for name, emails in {
         "eu": ["new-eu@example.com", "shared@example.com"],
         "us": ["same@example.com", "shared@example.com"],
