@@ -233,3 +233,55 @@ def test_the_guards_hold_in_each_account():
     assert "in account 'us'" in reject.describe("g")
     (total, _) = guard_results(cfg, plan.summary)
     assert total.passed and total.numerator == 2
+
+
+def test_accounts_are_written_in_parallel_each_at_its_own_concurrency(monkeypatch):
+    import datetime as dt
+    import threading
+    import time
+
+    from stripe_customer_assets.export import apply as apply_module
+    from stripe_customer_assets.export.plan import Plan, PlanEntry
+    from stripe_customer_assets.export.writes import WriteResult, send_writes
+    from stripe_customer_assets.stripe_api import ApiStats
+
+    lock, in_flight, peak = threading.Lock(), {}, {"all": 0}
+    peak_by = {}
+
+    def write(client, entry):
+        with lock:
+            in_flight[entry.account] = in_flight.get(entry.account, 0) + 1
+            peak_by[entry.account] = max(peak_by.get(entry.account, 0), in_flight[entry.account])
+            peak["all"] = max(peak["all"], sum(in_flight.values()))
+        time.sleep(0.05)
+        with lock:
+            in_flight[entry.account] -= 1
+        assert client.account == entry.account  # each account's own client
+        return WriteResult(entry, "updated", entry.stripe_id or "", None, dt.datetime.now(dt.UTC))
+
+    monkeypatch.setattr(apply_module, "send_writes", lambda *a, **k: send_writes(*a, **k, write=write))
+
+    class Client:
+        def __init__(self, account):
+            self.account, self.stats = account, ApiStats()
+
+        def now(self):
+            return dt.datetime.now(dt.UTC)
+
+    entries = [
+        PlanEntry(i, f"k{i}", "update", stripe_id=f"cus_{i}", account=a)
+        for i, a in enumerate(["eu", "us", "apac"] * 3)
+    ]
+    plan = Plan("s", "p", dt.datetime.now(dt.UTC), entries, accounts=True)
+    outcomes = []
+    fatal = apply_module._send_by_account(
+        apply_module._Clients(Client("default"), Client),
+        entries,
+        plan,
+        [False],
+        outcomes.append,
+        1,  # one request at a time per account
+        4,
+    )
+    assert fatal is None and len(outcomes) == 9
+    assert peak_by == {"eu": 1, "us": 1, "apac": 1} and peak["all"] >= 2  # accounts at once
