@@ -9,6 +9,9 @@ HTTP server, which behaves like Stripe (API version 2023-08-16, per Stripe's Ope
   a test clock are listed only with ``test_clock``);
 - API versions: events are rendered in the account's default version of their creation,
   answers in ``Stripe-Version`` (``versions.py``);
+- many accounts: per-key accounts, Connect platforms whose key plus ``Stripe-Account`` /
+  ``Stripe-Context`` reaches a connected account's own data, ``/v1/accounts``, rate limits
+  and counters per account (``connect.py``, ``server_connect.py``);
 - API keys (secret and restricted, 401 / 403 like Stripe), idempotency keys, Stripe's error
   envelope, unknown-parameter errors;
 - rate limits and injected faults (429s of every kind, 5xx, connection resets before and after

@@ -82,6 +82,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="the account a key belongs to (repeatable; default the stand-in's account)",
     )
     p.add_argument(
+        "--connected-accounts",
+        type=int,
+        default=0,
+        metavar="N",
+        help="make the platform account (--platform-account) a Connect platform with N "
+        "connected accounts (reached with its key and a Stripe-Account / Stripe-Context header)",
+    )
+    p.add_argument(
+        "--customers-per-account",
+        type=int,
+        default=0,
+        metavar="M",
+        help="seed M generated customers into each connected account",
+    )
+    p.add_argument(
+        "--platform-account",
+        default=None,
+        metavar="ACCOUNT",
+        help="the platform's account id (default the stand-in's account, key sk_test_standin)",
+    )
+    p.add_argument(
+        "--connect-rate-limit-on",
+        choices=("platform", "account"),
+        default=None,
+        help="requests for a connected account count against the platform's rate limits "
+        "(default) or the connected account's own",
+    )
+    p.add_argument(
         "--seed-customers",
         type=int,
         default=0,
@@ -240,6 +268,17 @@ def main(argv: list[str] | None = None) -> int:
         standin.seed_customers(
             n, args.seed, record_events=args.record_events, span_days=args.span_days
         )
+    if args.connected_accounts or args.connect_rate_limit_on or args.platform_account:
+        made = standin.create_platform(
+            args.connected_accounts,
+            account_id=args.platform_account,
+            customers_per_account=args.customers_per_account,
+            seed=args.seed,
+            record_events=args.record_events,
+            span_days=args.span_days,
+            connect_rate_limit_on=args.connect_rate_limit_on,
+        )
+        n += len(made["accounts"]) * args.customers_per_account
     seeded_in = time.perf_counter() - t0
 
     stop = threading.Event()
@@ -250,7 +289,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quiet:
         print(
             f"stripe stand-in: {url} key(s) {', '.join(standin.api_keys)}; "
-            f"{n} customers seeded in {seeded_in:.2f}s; admin API at {url}/_standin/",
+            f"{n} customers seeded in {seeded_in:.2f}s"
+            + (
+                f" ({args.connected_accounts} connected accounts)" if args.connected_accounts else ""
+            )
+            + f"; admin API at {url}/_standin/",
             file=sys.stderr,
             flush=True,
         )

@@ -12,8 +12,8 @@ POST     /_standin/stats/reset           reset counters and request log
 GET      /_standin/requests              request log (?clear=1 to empty it)
 GET      /_standin/clock                 {"now"}
 POST     /_standin/clock                 {"advance_seconds"|"advance_days": x} or {"set": ts, "frozen"}
-POST     /_standin/faults                {"kind", "rate", "burst"?, "endpoints"?, "methods"?}
-POST     /_standin/faults/inject         {"kind", "count"?, "endpoints"?, "methods"?}
+POST     /_standin/faults                {"kind", "rate", "burst"?, "endpoints"?, "methods"?, "accounts"?}
+POST     /_standin/faults/inject         {"kind", "count"?, "endpoints"?, "methods"?, "accounts"?}
 POST     /_standin/faults/clear          remove all fault rules and pending bursts
 POST     /_standin/keys                  {"key", "permissions"?} (restricted when permissions given)
 DELETE   /_standin/keys/{key}            remove a key
@@ -26,6 +26,10 @@ POST     /_standin/seed                  {"n", "seed"?, "record_events"?, "span_
 POST     /_standin/malformed             {"n"?, "kind"?, "record_events"?}
 POST     /_standin/reset                 drop all data, keys stay
 =======  ==============================  ==========================================
+
+Data routes take ``?account=acct_..`` and ``?livemode=1`` (another account's or mode's data);
+``GET /_standin/requests?account=acct_..`` lists the requests that acted on that account.
+The routes for platforms and connected accounts are in ``admin_connect.py``.
 """
 
 from __future__ import annotations
@@ -34,8 +38,9 @@ import json
 import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, quote, unquote
+from urllib.parse import parse_qs, quote, unquote, urlencode
 
+from . import admin_connect
 from .app import Request, Response
 from .errors import StripeError
 
@@ -70,9 +75,12 @@ class AdminHandler:
         self, method: str, path: str, q: dict[str, list[str]], body: dict[str, Any]
     ) -> Response:
         s = self.s
+        route = path[len("/_standin/") :].rstrip("/")
+        found = admin_connect.dispatch(s, method, route, q, body)
+        if found is not None:
+            return _ok(found[0])
         if _flag(q, "livemode") or q.get("account"):  # the data of another account or mode
             s = s.dataset(livemode=_flag(q, "livemode"), account_id=(q.get("account") or [None])[0])
-        route = path[len("/_standin/") :].rstrip("/")
         if method == "GET" and route == "health":
             return _ok({"ok": True, "base_url": s.base_url, "now": s.now()})
         if route == "config":
@@ -85,7 +93,7 @@ class AdminHandler:
             s.reset_stats()
             return _ok({"ok": True})
         if route == "requests" and method == "GET":
-            return _ok(s.requests(clear=_flag(q, "clear")))
+            return _ok(s.requests(clear=_flag(q, "clear"), account=(q.get("account") or [None])[0]))
         if route == "clock":
             if method == "POST":
                 if "set" in body:
@@ -102,6 +110,7 @@ class AdminHandler:
                 burst=int(body.get("burst", 1)),
                 endpoints=body.get("endpoints"),
                 methods=body.get("methods"),
+                accounts=body.get("accounts"),
             )
             return _ok(s.config()["faults"])
         if route == "faults/inject" and method == "POST":
@@ -110,6 +119,7 @@ class AdminHandler:
                 int(body.get("count", 1)),
                 endpoints=body.get("endpoints"),
                 methods=body.get("methods"),
+                accounts=body.get("accounts"),
             )
             return _ok(s.config()["faults"])
         if route == "faults/clear" and method == "POST":
@@ -164,7 +174,7 @@ class AdminHandler:
         return _ok({"error": f"unknown admin route {method} {path}"}, 404)
 
 
-class StandinAdmin:
+class StandinAdmin(admin_connect.AdminConnectMethods):
     """Client for the admin API of a stand-in running elsewhere (e.g. a subprocess)."""
 
     def __init__(self, base_url: str, timeout: float = 30.0):
@@ -173,6 +183,8 @@ class StandinAdmin:
 
     def _call(self, method: str, route: str, body: dict[str, Any] | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
+        if self._query:  # a view of one account's data (``account``)
+            route += ("&" if "?" in route else "?") + self._query
         req = urllib.request.Request(
             f"{self.base_url}/_standin/{route}",
             data=data,
@@ -200,8 +212,9 @@ class StandinAdmin:
     def reset_stats(self) -> None:
         self._call("POST", "stats/reset", {})
 
-    def requests(self, clear: bool = False) -> list[dict[str, Any]]:
-        return self._call("GET", "requests" + ("?clear=1" if clear else ""))
+    def requests(self, clear: bool = False, account: str | None = None) -> list[dict[str, Any]]:
+        q = {k: v for k, v in (("clear", "1" if clear else None), ("account", account)) if v}
+        return self._call("GET", "requests" + (f"?{urlencode(q)}" if q else ""))
 
     def now(self) -> float:
         return self._call("GET", "clock")["now"]
@@ -222,6 +235,7 @@ class StandinAdmin:
         burst: int = 1,
         endpoints: list[str] | None = None,
         methods: list[str] | None = None,
+        accounts: list[str] | None = None,
     ) -> Any:
         return self._call(
             "POST",
@@ -232,6 +246,7 @@ class StandinAdmin:
                 "burst": burst,
                 "endpoints": endpoints,
                 "methods": methods,
+                "accounts": accounts,
             },
         )
 
@@ -242,11 +257,15 @@ class StandinAdmin:
         *,
         endpoints: list[str] | None = None,
         methods: list[str] | None = None,
+        accounts: list[str] | None = None,
     ) -> Any:
         return self._call(
             "POST",
             "faults/inject",
-            {"kind": kind, "count": count, "endpoints": endpoints, "methods": methods},
+            {
+                "kind": kind, "count": count, "endpoints": endpoints, "methods": methods,
+                "accounts": accounts,
+            },
         )
 
     def clear_faults(self) -> Any:

@@ -11,22 +11,25 @@ import re
 import threading
 import time
 import traceback
-from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
 from . import params as P
+from .account_limits import AccountLimiters
 from .clock import Clock
+from .connect import AccountRegistry
+from .connect_api import acting_account, run_accounts
 from .customers import dumps, expanded
 from .errors import StripeError, invalid, no_such
-from .faults import PRE_APPLY, RATE_LIMIT_REASONS, SAVED_500, Fault, FaultInjector, Limiter
+from .faults import PRE_APPLY, RATE_LIMIT_REASONS, SAVED_500, Fault, FaultInjector
 from .forms import FormError, parse_form
 from .idempotency import IdempotencyStore
-from .modes import ACCOUNT_CREATED, Datasets, account_object, key_is_live
+from .modes import Datasets, key_is_live
 from .seed import malform
 from .spec import API_VERSION, OPERATIONS
+from .stats import Stats
 from .store import RequestInfo, Store, bad_limit
 from .test_clocks import live_mode_refusal
 from .versions import is_current_shape, render_customer
@@ -55,7 +58,10 @@ BALANCE_BODY = dumps(
 #: GET /v1/account with a 403 naming ``account`` read (a Connect permission a key cannot
 #: usually be given for its own account).
 PERMISSIONS: dict[str, tuple[str, str]] = {
-    endpoint: (endpoint.split(".")[0], "read" if method == "get" else "write")
+    endpoint: (
+        "account" if endpoint.startswith("accounts.") else endpoint.split(".")[0],
+        "read" if method == "get" else "write",
+    )
     for endpoint, (method, _path) in OPERATIONS.items()
 }
 _RAK_NAMES = {
@@ -74,6 +80,8 @@ WRITE_ENDPOINTS = frozenset(
         "test_clocks.create",
         "test_clocks.delete",
         "test_clocks.advance",
+        "accounts.create",
+        "accounts.delete",
     ]
 )
 
@@ -85,6 +93,8 @@ _EXACT_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/v1/test_helpers/test_clocks"): "test_clocks.list",
     ("POST", "/v1/test_helpers/test_clocks"): "test_clocks.create",
     ("GET", "/v1/account"): "account.retrieve",
+    ("GET", "/v1/accounts"): "accounts.list",
+    ("POST", "/v1/accounts"): "accounts.create",
 }
 _ID_ROUTES: list[tuple[re.Pattern[str], dict[str, str]]] = [
     (
@@ -97,6 +107,7 @@ _ID_ROUTES: list[tuple[re.Pattern[str], dict[str, str]]] = [
         {"GET": "test_clocks.retrieve", "DELETE": "test_clocks.delete"},
     ),
     (re.compile(r"^/v1/test_helpers/test_clocks/([^/]+)/advance$"), {"POST": "test_clocks.advance"}),
+    (re.compile(r"^/v1/accounts/([^/]+)$"), {"GET": "accounts.retrieve", "DELETE": "accounts.delete"}),
 ]
 ROUTE_LABELS = {name: f"{m.upper()} {p}" for name, (m, p) in OPERATIONS.items()}
 
@@ -150,43 +161,6 @@ def mask_key(key: str, tail: int = 4) -> str:
     return prefix + "*" * (len(rest) - shown) + (rest[-shown:] if shown else "")
 
 
-class Stats:
-    def __init__(self, log_size: int):
-        self.lock = threading.Lock()
-        self.log: deque[dict[str, Any]] = deque(maxlen=log_size)
-        self.reset()
-
-    def reset(self) -> None:
-        with self.lock:
-            self.requests_total = 0
-            self.by_route: Counter[str] = Counter()
-            self.by_endpoint: Counter[str] = Counter()
-            self.status: Counter[int] = Counter()
-            self.faults: Counter[str] = Counter()
-            self.rate_limited: Counter[str] = Counter()
-            self.writes: Counter[str] = Counter()
-            self.replays = 0
-            self.errors = 0
-            self.log.clear()
-
-    def snapshot(self) -> dict[str, Any]:
-        with self.lock:
-            return {
-                "requests_total": self.requests_total,
-                "requests": dict(self.by_route),
-                "requests_by_endpoint": dict(self.by_endpoint),
-                "status": {str(k): v for k, v in sorted(self.status.items())},
-                "faults": dict(self.faults),
-                "faults_total": sum(self.faults.values()),
-                "rate_limited": sum(self.rate_limited.values()),
-                "rate_limited_by_reason": dict(self.rate_limited),
-                "writes_applied": sum(self.writes.values()),
-                "writes_by_endpoint": dict(self.writes),
-                "idempotent_replays": self.replays,
-                "internal_errors": self.errors,
-            }
-
-
 class StandinApp:
     """The stand-in's request handling; ``handle(Request) -> Response``."""
 
@@ -196,7 +170,7 @@ class StandinApp:
         store: Store,
         clock: Clock,
         faults: FaultInjector,
-        limiter: Limiter,
+        limiter: AccountLimiters,
         idempotency: IdempotencyStore,
         settings: Settings,
         api_keys: Iterable[str],
@@ -215,9 +189,11 @@ class StandinApp:
         self.idempotency = idempotency
         self.settings = settings
         self.account_id = account_id
+        self.registry = AccountRegistry(seed)  # platforms and their connected accounts
         self.datasets = Datasets(
             clock, account_id, store, idempotency, seed=seed, key_accounts=key_accounts
         )
+        self.datasets.registry = self.registry
         self.keys_lock = threading.Lock()
         self.secret_keys: set[str] = set(api_keys)
         self.restricted_keys: dict[str, dict[str, str]] = {}
@@ -249,8 +225,7 @@ class StandinApp:
     def idempotency(self, value: IdempotencyStore) -> None:
         self._idempotency = value
 
-    def _enter_dataset(self, key: str) -> None:
-        account, live = self.datasets.identity(key)
+    def _enter_dataset(self, account: str, live: bool) -> None:
         self._local.store, self._local.idempotency = self.datasets.get(account, live)
         self._local.account, self._local.livemode = account, live
 
@@ -294,6 +269,8 @@ class StandinApp:
             )
         with self.keys_lock:
             known = key in self.secret_keys or key in self.restricted_keys
+        if known and self.registry.is_deleted(self.datasets.identity(key)[0]):
+            known = False  # the keys of a deleted account are gone with it
         if not known:
             raise StripeError(
                 401,
@@ -303,15 +280,13 @@ class StandinApp:
         return key
 
     def _authorize(self, key: str, endpoint: str, headers: Mapping[str, str]) -> None:
-        own = self.datasets.identity(key)[0]
-        acct = headers.get("stripe-account")
-        if acct and acct != own:
-            raise StripeError(
-                403,
-                f"The provided key '{mask_key(key, 6)}' does not have access to account "
-                f"'{acct}' (or that account does not exist). Application access may have been "
-                "revoked.",
-            )
+        """Enter the data set of the account the request acts on (the key's, or the
+        connected account its Stripe-Account / Stripe-Context header names), then check a
+        restricted key's permissions."""
+        own, live = self.datasets.identity(key)
+        acting = acting_account(self.registry, own, live, headers, mask_key(key, 6))
+        if acting != own:
+            self._enter_dataset(acting, live)
         with self.keys_lock:
             perms = self.restricted_keys.get(key)
         if perms is None:
@@ -324,7 +299,7 @@ class StandinApp:
         raise StripeError(
             403,
             f"The provided key '{mask_key(key, 6)}' does not have the required permissions for "
-            f"this endpoint on account '{own}'. Having the '{rak}' permission would "
+            f"this endpoint on account '{acting}'. Having the '{rak}' permission would "
             "allow this request to continue.",
         )
 
@@ -419,14 +394,15 @@ class StandinApp:
         fault: str | None = None
         idem_key: str | None = None
         replayed = False
-        admitted = False
+        admitted: tuple[str, bool] | None = None
         params: dict[str, Any] = {}
         resp: Response
         error_text: str | None = None
         try:
             try:
                 key = self._authenticate(headers)
-                self._enter_dataset(key)
+                self._enter_dataset(*self.datasets.identity(key))
+                self._local.key = key
                 routed = self.route(method, req.path)
                 if routed is None:
                     raise StripeError(
@@ -445,12 +421,13 @@ class StandinApp:
                 except FormError as e:
                     raise invalid(e.message, e.param) from None
 
-                reason = self.limiter.acquire(endpoint)
+                limited = (self.registry.rate_account(self._local.account), self._local.livemode)
+                reason = self.limiter.acquire(endpoint, *limited)
                 if reason is not None:
                     raise self._rate_limited(reason)
-                admitted = True
+                admitted = limited
 
-                fault = self.faults.decide(endpoint, method)
+                fault = self.faults.decide(endpoint, method, self._local.account)
                 if fault is not None and fault in PRE_APPLY:
                     out = self._fault_response(fault)
                     if isinstance(out, StripeError):
@@ -486,15 +463,17 @@ class StandinApp:
             )
             return resp
         finally:
+            acted_on = (getattr(self._local, "account", None), getattr(self._local, "livemode", None))
+            version = self.api_version(headers)  # the acting account's default, if none asked
             self._local.__dict__.clear()
-            if admitted and endpoint is not None:
-                self.limiter.release(endpoint)
+            if admitted is not None and endpoint is not None:
+                self.limiter.release(endpoint, *admitted)
             resp.headers.append(("Request-Id", request_id))
             if method == "POST" and not replayed:
                 resp.headers.append(("Original-Request", request_id))
             if idem_key is not None:
                 resp.headers.append(("Idempotency-Key", idem_key))
-            resp.headers.append(("Stripe-Version", self.api_version(headers)))
+            resp.headers.append(("Stripe-Version", version))
             self._account(
                 req,
                 method,
@@ -507,6 +486,7 @@ class StandinApp:
                 request_id,
                 t0,
                 error_text,
+                acted_on,
             )
 
     def _post_fault(self, fault: str, resp: Response) -> Response:
@@ -681,10 +661,8 @@ class StandinApp:
             if getattr(self._local, "livemode", False):
                 return Response(200, BALANCE_BODY.replace(b'"livemode":false', b'"livemode":true'))
             return Response(200, BALANCE_BODY)
-        if endpoint == "account.retrieve":
-            P.check_expand(p.get("expand"), "account")
-            account = getattr(self._local, "account", self.account_id)
-            return self._json(account_object(account, ACCOUNT_CREATED))
+        if endpoint.startswith(("account.", "accounts.")):
+            return self._accounts(endpoint, ident, p)
         info = RequestInfo(request_id, idem_key)
         if endpoint.startswith("test_clocks."):
             return self._test_clocks(endpoint, ident, p, info)
@@ -726,9 +704,26 @@ class StandinApp:
             return self._json(clock.to_dict(status="advancing"))
         raise AssertionError(endpoint)
 
+    def _accounts(self, endpoint: str, ident: str | None, p: dict[str, Any]) -> Response:
+        key = self._local.key
+        obj, wrote = run_accounts(
+            self.registry,
+            endpoint,
+            ident,
+            p,
+            own=self.datasets.identity(key)[0],
+            acting=self._local.account,
+            livemode=self._local.livemode,
+            now=self.clock.now_int(),
+            masked_key=mask_key(key, 6),
+            page_args=self._page_args,
+        )
+        if wrote:
+            self._count_write(endpoint)
+        return self._json(obj)
+
     def _count_write(self, endpoint: str) -> None:
-        with self.stats.lock:
-            self.stats.writes[endpoint] += 1
+        self.stats.count_write(endpoint, getattr(self._local, "account", None))
 
     @staticmethod
     def _json(obj: Any) -> Response:
@@ -811,6 +806,7 @@ class StandinApp:
         request_id: str,
         t0: float,
         error_text: str | None,
+        acted_on: tuple[str | None, bool | None] = (None, None),
     ) -> None:
         status = 0 if resp.reset else resp.status
         route = ROUTE_LABELS.get(endpoint or "", f"{method} {req.path}")
@@ -832,6 +828,8 @@ class StandinApp:
             "path": req.path,
             "route": route,
             "endpoint": endpoint,
+            "account": acted_on[0],  # the account whose data the request acted on
+            "livemode": acted_on[1],
             "params": params,
             "headers": hdrs,
             "status": status,
@@ -858,4 +856,12 @@ class StandinApp:
                 st.replays += 1
             if error_text:
                 st.errors += 1
+            if acted_on[0] is not None:
+                acct = st.account(acted_on[0])
+                acct.requests += 1
+                acct.status[status] += 1
+                if endpoint:
+                    acct.by_endpoint[endpoint] += 1
+                if reason:
+                    acct.rate_limited += 1
             st.log.append(entry)

@@ -81,9 +81,12 @@ class FaultRule:
     endpoints: frozenset[str] | None = None
     methods: frozenset[str] | None = None
     remaining: int = 0  # for explicit bursts: how many more requests get this fault
+    accounts: frozenset[str] | None = None  # the accounts whose requests it hits (None: all)
 
-    def matches(self, endpoint: str, method: str) -> bool:
+    def matches(self, endpoint: str, method: str, account: str | None = None) -> bool:
         if self.endpoints is not None and endpoint not in self.endpoints:
+            return False
+        if self.accounts is not None and account not in self.accounts:
             return False
         if self.methods is not None and method not in self.methods:
             return False
@@ -125,6 +128,7 @@ class FaultInjector:
         burst: int = 1,
         endpoints: Iterable[str] | str | None = None,
         methods: Iterable[str] | str | None = None,
+        accounts: Iterable[str] | str | None = None,
     ) -> None:
         check_fault(kind)
         if not 0.0 <= rate <= 1.0:
@@ -134,7 +138,8 @@ class FaultInjector:
                 self._rules.pop(kind, None)
             else:
                 self._rules[kind] = FaultRule(
-                    kind, rate, max(1, int(burst)), _frozen(endpoints), _frozen(methods, True)
+                    kind, rate, max(1, int(burst)), _frozen(endpoints), _frozen(methods, True),
+                    accounts=_frozen(accounts),
                 )
 
     def inject(
@@ -144,11 +149,15 @@ class FaultInjector:
         *,
         endpoints: Iterable[str] | str | None = None,
         methods: Iterable[str] | str | None = None,
+        accounts: Iterable[str] | str | None = None,
     ) -> None:
         check_fault(kind)
         with self._lock:
             self._pending.append(
-                FaultRule(kind, 1.0, 1, _frozen(endpoints), _frozen(methods, True), int(count))
+                FaultRule(
+                    kind, 1.0, 1, _frozen(endpoints), _frozen(methods, True), int(count),
+                    _frozen(accounts),
+                )
             )
 
     def clear(self) -> None:
@@ -165,30 +174,32 @@ class FaultInjector:
                         "burst": r.burst,
                         "endpoints": sorted(r.endpoints) if r.endpoints else None,
                         "methods": sorted(r.methods) if r.methods else None,
+                        "accounts": sorted(r.accounts) if r.accounts else None,
                     }
                     for k, r in self._rules.items()
                 },
                 "pending": [{"kind": p.kind, "remaining": p.remaining} for p in self._pending],
             }
 
-    def decide(self, endpoint: str, method: str) -> str | None:
+    def decide(self, endpoint: str, method: str, account: str | None = None) -> str | None:
         with self._lock:
             if not self._rules and not self._pending:
                 return None
             for i, p in enumerate(self._pending):
-                if p.matches(endpoint, method):
+                if p.matches(endpoint, method, account):
                     p.remaining -= 1
                     if p.remaining <= 0:
                         del self._pending[i]
                     return p.kind
             for rule in self._rules.values():
-                if not rule.matches(endpoint, method):
+                if not rule.matches(endpoint, method, account):
                     continue
                 if self._rng.random() < rule.rate:
                     if rule.burst > 1:
                         self._pending.append(
                             FaultRule(
-                                rule.kind, 1.0, 1, rule.endpoints, rule.methods, rule.burst - 1
+                                rule.kind, 1.0, 1, rule.endpoints, rule.methods, rule.burst - 1,
+                                rule.accounts,
                             )
                         )
                     return rule.kind

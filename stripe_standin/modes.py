@@ -54,6 +54,14 @@ class Datasets:
             (default_account, False): (default_store, default_idempotency)
         }
         self._default = (default_store, default_idempotency)
+        self.registry: Any = None  # connect.AccountRegistry: which accounts are connected ones
+
+    def mark_connected(self, account_id: str) -> None:
+        """Events of a connected account's data sets name it (``account``), as Stripe's do."""
+        with self.lock:
+            for (acct, _), (store, _) in self.sets.items():
+                if acct == account_id:
+                    store.event_account = account_id
 
     def assign(self, key: str, account_id: str | None) -> None:
         """Make ``key`` a key of ``account_id`` (None: as configured, else the default account)."""
@@ -82,6 +90,8 @@ class Datasets:
                 store.api_version = store0.api_version
                 store.visibility_delay = store0.visibility_delay
                 store.order_shuffle = store0.order_shuffle
+                if self.registry is not None and account_id in self.registry.accounts:
+                    store.event_account = account_id
                 found = (store, IdempotencyStore(self.clock, idem0.ttl_seconds))
                 self.sets[(account_id, livemode)] = found
             return found
@@ -92,38 +102,8 @@ class Datasets:
 
 
 def account_object(account_id: str, created: int) -> dict[str, Any]:
-    """``GET /v1/account``: the account of the key (the fields Stripe's spec always returns,
-    the rest as a standard account that finished onboarding)."""
-    return {
-        "id": account_id,
-        "object": "account",
-        "business_profile": {
-            "mcc": None,
-            "name": None,
-            "product_description": None,
-            "support_address": None,
-            "support_email": None,
-            "support_phone": None,
-            "support_url": None,
-            "url": None,
-        },
-        "business_type": None,
-        "capabilities": {"card_payments": "active", "transfers": "active"},
-        "charges_enabled": True,
-        "controller": {"type": "account"},
-        "country": "US",
-        "created": created,
-        "default_currency": "usd",
-        "details_submitted": True,
-        "email": None,
-        "external_accounts": {
-            "object": "list",
-            "data": [],
-            "has_more": False,
-            "url": f"/v1/accounts/{account_id}/external_accounts",
-        },
-        "metadata": {},
-        "payouts_enabled": True,
-        "settings": {"dashboard": {"display_name": account_id, "timezone": "Etc/UTC"}},
-        "type": "standard",
-    }
+    """``GET /v1/account``: the key's own account (a standard account that finished
+    onboarding; ``connect.account_object`` shapes it)."""
+    from .connect import account_object as shaped
+
+    return shaped(account_id, created)

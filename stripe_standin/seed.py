@@ -430,6 +430,12 @@ def _variant_template(rng: random.Random) -> str:
     return body
 
 
+def variant_pool(seed: object = 0, n: int = N_VARIANTS) -> list[str]:
+    """``n`` customer body variants for ``generate_customers(variants=...)``."""
+    rng = random.Random(f"variants-{seed}")
+    return [_variant_template(rng) for _ in range(n)]
+
+
 def generate_customers(
     n: int,
     seed: int = 0,
@@ -438,6 +444,7 @@ def generate_customers(
     span_days: float = 730,
     id_prefix: str = "cus_",
     start_index: int = 0,
+    variants: list[str] | None = None,
 ) -> Iterator[tuple[str, int, str | None, bytes]]:
     """Yield ``n`` customers created over the ``span_days`` before ``now``.
 
@@ -451,10 +458,13 @@ def generate_customers(
 
     Everything but id, created, email, name, invoice_prefix and external_id comes from one of
     up to 4096 pre-drawn body variants, which keeps a million customers to a few seconds.
+    ``variants`` (from ``variant_pool``) shares one set of them between many calls (many
+    accounts seeded at once).
     """
     rng = random.Random(f"customers-{seed}-{start_index}")
-    n_variants = max(1, min(N_VARIANTS, n))
-    variants = [_variant_template(rng) for _ in range(n_variants)]
+    if variants is None:
+        variants = [_variant_template(rng) for _ in range(max(1, min(N_VARIANTS, n)))]
+    n_variants = len(variants)
     rand = rng.random
     bits = rng.getrandbits
     span = int(span_days * SECONDS_PER_DAY)

@@ -18,6 +18,7 @@ from http import HTTPStatus
 from typing import Any, Self
 
 from . import params as P
+from .account_limits import AccountLimiters
 from .app import (
     DEFAULT_ACCOUNT_ID,
     STANDIN_API_KEY,
@@ -28,10 +29,11 @@ from .app import (
 )
 from .clock import Clock
 from .customers import dumps
-from .faults import FaultInjector, Limiter, Limits
+from .faults import FaultInjector, Limits
 from .forms import encode_form, parse_form
 from .idempotency import IdempotencyStore
 from .seed import MALFORMED_KINDS, generate_customers, malformed_customer
+from .server_connect import ConnectMethods
 from .store import RequestInfo, Store
 
 DAY = 86400.0
@@ -238,7 +240,7 @@ class _Server(http.server.ThreadingHTTPServer):
                 pass
 
 
-class StripeStandin:
+class StripeStandin(ConnectMethods):
     """A stateful Stripe stand-in (customers, events, balance) served over HTTP.
 
     >>> with StripeStandin() as s:
@@ -311,7 +313,7 @@ class StripeStandin:
             concurrency_limit=concurrency_limit,
             endpoint_concurrency_limit=endpoint_concurrency_limit,
         )
-        self.limiter = Limiter(self.limits)
+        self.limiter = AccountLimiters(self.limits)  # one set of buckets per account and mode
         self.idempotency = IdempotencyStore(self.clock, idempotency_ttl_hours * 3600)
         self.settings = Settings(latency_read, latency_write, latency_jitter, slow_seconds)
         self.api_keys = list(api_keys)
@@ -459,6 +461,8 @@ class StripeStandin:
             "account_id": self.account_id,
             "api_version": self.store.api_version,
             "faults": self.fault_injector.snapshot(),
+            "platforms": self.platforms(),
+            "account_limits": {a: dict(k) for a, k in self.limiter.overrides.items()},
         }
 
     # ------------------------------------------------------------------ clock
@@ -482,10 +486,14 @@ class StripeStandin:
         burst: int = 1,
         endpoints: Iterable[str] | str | None = None,
         methods: Iterable[str] | str | None = None,
+        accounts: Iterable[str] | str | None = None,
     ) -> None:
         """Inject ``kind`` into a fraction ``rate`` of matching requests; each hit continues
-        for ``burst`` consecutive matching requests. ``rate=0`` removes the rule."""
-        self.fault_injector.set_rate(kind, rate, burst=burst, endpoints=endpoints, methods=methods)
+        for ``burst`` consecutive matching requests. ``rate=0`` removes the rule.
+        ``accounts``: only requests acting on these accounts (default: every account)."""
+        self.fault_injector.set_rate(
+            kind, rate, burst=burst, endpoints=endpoints, methods=methods, accounts=accounts
+        )
 
     def inject_fault(
         self,
@@ -494,9 +502,13 @@ class StripeStandin:
         *,
         endpoints: Iterable[str] | str | None = None,
         methods: Iterable[str] | str | None = None,
+        accounts: Iterable[str] | str | None = None,
     ) -> None:
-        """Inject ``kind`` into the next ``count`` matching requests."""
-        self.fault_injector.inject(kind, count, endpoints=endpoints, methods=methods)
+        """Inject ``kind`` into the next ``count`` matching requests (``accounts``: acting on
+        these accounts)."""
+        self.fault_injector.inject(
+            kind, count, endpoints=endpoints, methods=methods, accounts=accounts
+        )
 
     def clear_faults(self) -> None:
         self.fault_injector.clear()
@@ -586,9 +598,11 @@ class StripeStandin:
         record_events: bool = False,
         span_days: float = 730,
         now: int | None = None,
+        variants: list[str] | None = None,
     ) -> int:
         """Insert ``n`` generated customers directly (no API requests); returns the number
-        inserted. Calling it again adds more (numbering and ids continue).
+        inserted. Calling it again adds more (numbering and ids continue). ``variants``:
+        customer body variants shared by many calls (``seed.variant_pool``).
 
         Customers are created over the ``span_days`` before ``now`` (default: the clock).
         With ``record_events`` each gets a ``customer.created`` event at its ``created`` time
@@ -598,7 +612,7 @@ class StripeStandin:
         tag = getattr(self, "_seed_tag", "")  # another account or mode: other ids
         rows = generate_customers(
             n, f"{seed}{tag}" if tag else seed, now=now_i, span_days=span_days,  # type: ignore[arg-type]
-            start_index=len(self.store.customers),
+            start_index=len(self.store.customers), variants=variants,
         )
         if self.store.livemode:
             rows = ((c, t, e, r.replace(b'"livemode":false', b'"livemode":true', 1)) for c, t, e, r in rows)
@@ -682,14 +696,18 @@ class StripeStandin:
             evs = [e for e in evs if e["type"] in wanted]
         return evs
 
-    def requests(self, *, clear: bool = False) -> list[dict[str, Any]]:
-        """The request log, oldest first: method, path, route, endpoint, params, headers (API
-        key redacted), status (0 = connection reset), fault, idempotency key, replayed, ..."""
+    def requests(self, *, clear: bool = False, account: str | None = None) -> list[dict[str, Any]]:
+        """The request log, oldest first: method, path, route, endpoint, account (whose data
+        the request acted on; None before a key was accepted), livemode, params, headers (API
+        key redacted), status (0 = connection reset), fault, idempotency key, replayed, ...
+        ``account``: only the requests that acted on that account."""
         st = self.app.stats
         with st.lock:
             out = list(st.log)
             if clear:
                 st.log.clear()
+        if account is not None:
+            out = [r for r in out if r.get("account") == account]
         return out
 
     def stats(self) -> dict[str, Any]:

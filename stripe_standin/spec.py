@@ -21,6 +21,10 @@ API_VERSION = "2023-08-16"
 #: endpoint name -> (HTTP method, path template) for every operation the stand-in serves.
 OPERATIONS: dict[str, tuple[str, str]] = {
     "account.retrieve": ("get", "/v1/account"),
+    "accounts.list": ("get", "/v1/accounts"),
+    "accounts.create": ("post", "/v1/accounts"),
+    "accounts.retrieve": ("get", "/v1/accounts/{account}"),
+    "accounts.delete": ("delete", "/v1/accounts/{account}"),
     "customers.list": ("get", "/v1/customers"),
     "customers.create": ("post", "/v1/customers"),
     "customers.retrieve": ("get", "/v1/customers/{customer}"),
@@ -140,6 +144,7 @@ def extract_subset(spec: dict[str, Any]) -> dict[str, Any]:
         "api_version": spec["info"]["version"],
         "operations": ops,
         "expandable": {
+            "account": list(schemas["account"].get("x-expandableFields", [])),
             "customer": list(schemas["customer"].get("x-expandableFields", [])),
             "event": list(schemas["event"].get("x-expandableFields", [])),
         },

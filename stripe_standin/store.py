@@ -122,6 +122,7 @@ class Store:
         # The account's default API version: events are rendered in it when they are created.
         self.api_version = API_VERSION
         self.livemode = False  # a live-mode data set: its objects and events say so
+        self.event_account: str | None = None  # a connected account: its events name it
         self._seq = 0
         self.customers: dict[str, CustomerRecord] = {}
         self._cust_keys: list[int] = []
@@ -240,6 +241,8 @@ class Store:
         )
         if self.livemode:
             text = text.replace('"livemode":false,"pending', '"livemode":true,"pending')
+        if self.event_account is not None:
+            text = text.replace('"object":"event",', f'"object":"event","account":"{self.event_account}",', 1)
         head, _, rest = text.encode("utf-8").partition(b"\x00OBJ\x00")
         mid, _, tail = rest.partition(b"\x00PREV\x00")
         raw = head + obj_raw + mid + prev + tail

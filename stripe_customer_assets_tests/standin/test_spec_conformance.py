@@ -168,3 +168,38 @@ def test_malformed_customers_really_violate_the_schema(strict, standin):
         if kind == "missing_fields":
             continue  # the spec requires only id/object/created/livemode
         assert strict.validate_component(standin.customer(cid), "customer"), kind
+
+
+def test_account_responses_conform(strict, api, standin):
+    ids = standin.create_platform(2, connect_rate_limit_on="account")["accounts"]
+    _, _, own = api.get("/v1/account")
+    _ok(strict.validate_response(own, "/v1/account", "get"))
+    _, _, connected = api.get("/v1/account", headers={"Stripe-Account": ids[0]})
+    assert connected["id"] == ids[0]
+    _ok(strict.validate_response(connected, "/v1/account", "get"))
+    status, _, made = api.post(
+        "/v1/accounts",
+        {"type": "express", "email": "m@example.com", "metadata": {"k": "v"}, "country": "se",
+         "capabilities": {"card_payments": {"requested": True}}},
+    )
+    assert status == 200 and made["country"] == "SE"
+    _ok(strict.validate_response(made, "/v1/accounts", "post"))
+    status, _, page = api.get("/v1/accounts", {"limit": 100, "expand": ["data.settings"]})
+    assert status == 200 and [a["id"] for a in page["data"]] == [made["id"], *ids[::-1]]
+    _ok(strict.validate_response(page, "/v1/accounts", "get"))
+    _, _, got = api.get(f"/v1/accounts/{ids[1]}")
+    _ok(strict.validate_response(got, "/v1/accounts/{account}", "get"))
+    _, _, gone = api.delete(f"/v1/accounts/{ids[1]}")
+    _ok(strict.validate_component(gone, "deleted_account"))
+    _ok(strict.validate_response(gone, "/v1/accounts/{account}", "delete"))
+    status, _, err = api.get("/v1/customers", headers={"Stripe-Account": ids[1]})
+    assert status == 403
+    _ok(strict.validate_component(err, "error"))
+
+
+def test_connected_account_events_conform(strict, api, standin):
+    (acct,) = standin.create_platform(1)["accounts"]
+    api.post("/v1/customers", {"name": "x"}, headers={"Stripe-Context": acct})
+    _, _, page = api.get("/v1/events", headers={"Stripe-Context": acct})
+    assert [e["account"] for e in page["data"]] == [acct]
+    _ok(strict.validate_response(page, "/v1/events", "get"))
