@@ -42,13 +42,17 @@ def data_set(standin: StripeStandin, name: str) -> StripeStandin:
 
 
 def posts_by_account(requests: list[dict[str, Any]]) -> Counter[str]:
-    """POST /v1/customers[/id] requests per account key (told apart by the masked key)."""
+    """POST /v1/customers[/id] requests per account key: the account the stand-in acted on,
+    which must be the account of the key that sent it."""
+    by_id = {account_id: name for name, (account_id, _) in ACCOUNTS.items()}
     masked = {mask_key(key): name for name, (_, key) in ACCOUNTS.items()}
     counts: Counter[str] = Counter()
     for r in requests:
         if r["method"] == "POST" and r["path"].startswith("/v1/customers"):
             _, _, credential = r["headers"].get("authorization", "").partition(" ")
-            counts[masked.get(credential.strip(), "?")] += 1
+            name = by_id.get(r.get("account"), "?")
+            assert masked.get(credential.strip()) == name, r
+            counts[name] += 1
     return counts
 
 
