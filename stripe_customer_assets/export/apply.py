@@ -53,7 +53,7 @@ from stripe_customer_assets.export.state_table import (
     sent_keys,
 )
 from stripe_customer_assets.export.writes import WriteResult, interleave, send_writes
-from stripe_customer_assets.stripe_api import StripeApi
+from stripe_customer_assets.stripe_api import StripeAccessError, StripeApi
 from stripe_customer_assets.warehouse import Warehouse
 
 DEFAULT_BATCH_SIZE = 100
@@ -105,7 +105,7 @@ class _Recorder:
         self.warehouse, self.config, self.plan, self.result = warehouse, config, plan, result
         self.batch_size = max(1, batch_size)
         self.batch: list[dict[str, Any]] = []
-        self.pushed: dict[tuple[str, str], Any] | None = None  # read at the first result
+        self.pushed: dict[tuple[str, str, str], Any] | None = None  # read at the first result
         self.history: list[dict[str, Any]] = []
         self.lock = threading.Lock()  # accounts send in parallel: one result at a time
         self.accounts = names_accounts(config)  # count each account's outcomes
@@ -288,25 +288,31 @@ def _send_by_account(
     for entry in todo:
         by_account.setdefault(entry.account or "", []).append(entry)
 
-    def send(account: str) -> WriteResult | None:
-        client = clients(account)
-        return send_writes(
+    def send(account: str) -> str | None:
+        try:
+            client = clients(account)
+        except (ValueError, KeyError, LookupError, StripeAccessError) as err:
+            # No client for the account (no longer configured, its key missing): nothing
+            # is sent to it; the others go on.
+            return f"no Stripe client for the account: {err}"
+        fatal = send_writes(
             client,
             while_fresh(interleave(by_account[account]), client, plan, expired),
             concurrency=concurrency,
             on_result=recorder,
         )
+        return None if fatal is None else fatal.error
 
     accounts = sorted(by_account)
     if len(accounts) <= 1:
-        fatal = [send(a) for a in accounts]
+        stops = [send(a) for a in accounts]
     else:
         workers = max(1, min(parallelism, len(accounts)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="export-account") as pool:
-            fatal = list(pool.map(send, accounts))
-    stopped = [(a, f) for a, f in zip(accounts, fatal, strict=True) if f is not None]
+            stops = list(pool.map(send, accounts))
+    stopped = [(a, why) for a, why in zip(accounts, stops, strict=True) if why is not None]
     if not stopped:
         return None
-    if len(accounts) == 1:
-        return stopped[0][1].error
-    return "; ".join(f"account {a!r}: {f.error}" for a, f in stopped)
+    if not plan.accounts:  # the single account: its message as it is
+        return "; ".join(why for _, why in stopped)
+    return "; ".join(f"account {a!r}: {why}" for a, why in stopped)
