@@ -285,3 +285,21 @@ def test_accounts_are_written_in_parallel_each_at_its_own_concurrency(monkeypatc
     )
     assert fatal is None and len(outcomes) == 9
     assert peak_by == {"eu": 1, "us": 1, "apac": 1} and peak["all"] >= 2  # accounts at once
+
+
+def test_a_refused_key_stops_only_its_accounts_writes(standin, wh, mirror_schema, unique_schema):
+    from stripe_customer_assets.export import ExportAccessError
+
+    clients = add_accounts(standin)
+    table = model(wh, unique_schema("crm"), [("eu", "a@example.com", "A"), ("us", "b@example.com", "B")])
+    cfg = config(table, unique_schema("exports"))
+    mirror_accounts(wh, mirror_schema, clients, unique_schema)
+    plan = make_plan(wh, cfg, mirror_schema, accounts=KNOWN)
+    store_plan(wh, cfg, plan)
+    standin.remove_api_key(ACCOUNTS["us"][1])
+    with pytest.raises(ExportAccessError, match="account 'us'"):
+        apply_plan(cfg, clients["eu"], wh, client_for=clients.__getitem__, plan=plan)
+    assert [c["email"] for c in data_set(standin, "eu").customers()] == ["a@example.com"]
+    assert not data_set(standin, "us").customers()
+    state = {(r["account"], r["key"]): r["last_write"] for r in read_state(wh, cfg)}
+    assert state == {("eu", "a@example.com"): "created", ("us", "b@example.com"): "failed"}
