@@ -34,6 +34,7 @@ from stripe_customer_assets.export.accounts import (
     accounts_file,
     deployment_accounts,
     names_accounts,
+    oldest_refresh,
     require_targets,
     single_account,
 )
@@ -161,6 +162,9 @@ def build_plan_asset(config: ExportConfig) -> dg.AssetsDefinition:
         try:
             require_targets(config)  # several accounts: each row names its own
             check_data_set(wh, config, schema, record=True)  # state kept for other Stripe data: stop
+            # No Stripe resource: the configured accounts and the registry of discovered ones.
+            accounts = deployment_accounts(wh, schema, single_account())
+            several = accounts_file() is not None
             plan = make_plan(
                 wh,
                 config,
@@ -168,10 +172,12 @@ def build_plan_asset(config: ExportConfig) -> dg.AssetsDefinition:
                 sent_keys=sent_keys(wh, config),
                 plan_id=context.run.run_id,
                 # Stripe's clock as the mirror last read it: the plan's age is measured on it.
-                planned_at=mirror_stripe_time(wh, schema, config),
-                # No Stripe resource: the configured accounts and the registry of discovered ones.
-                accounts=deployment_accounts(wh, schema, single_account()),
+                planned_at=None if several else mirror_stripe_time(wh, schema, config),
+                accounts=accounts,
             )
+            if several:  # the oldest refresh of the accounts it writes to
+                targets = {e.account for e in plan.writes() if e.account}
+                plan.planned_at = oldest_refresh(accounts, targets) or plan.planned_at
             store_plan(wh, config, plan)
         except ExportError as err:
             raise dg.Failure(description=str(err)) from err
@@ -284,9 +290,14 @@ def build_sync_asset(config: ExportConfig, *, example: bool = False) -> dg.Asset
             api = client_for(targets[0]) if names_accounts(config) and targets else stripe.api(stats)
             # The plan's customer ids come from the mirror: a key of another account or
             # mode would update ids it cannot see and create what the mirror already has.
-            # (Several accounts: each account's mirror rows come from its own client.)
+            what = f"the export sync '{config.name}'"
             if accounts_file() is None:
-                check_identity(api, wh, warehouse.mirror_schema, record=False, what=f"the export sync '{config.name}'")
+                check_identity(api, wh, warehouse.mirror_schema, record=False, what=what)
+            else:  # each account written to against its own mirror's identity
+                for account in targets:
+                    check_identity(
+                        client_for(account), wh, warehouse.mirror_schema, record=False, what=what, account=account
+                    )
             check_data_set(wh, config, warehouse.mirror_schema, record=False)
             result = apply_plan(
                 config,

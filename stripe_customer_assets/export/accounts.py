@@ -13,11 +13,14 @@ target when the sync names none) and the accounts it knows (configured or discov
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
 
 from stripe_customer_assets.config_model import problem
 
@@ -37,14 +40,27 @@ def single_account() -> str:
 @dataclass(frozen=True)
 class Accounts:
     """``default``: the deployment's single account; ``known``: every account key a row may
-    name (None: any non-empty key is accepted)."""
+    name (None: any non-empty key is accepted); ``scoped``: the mirror holds several
+    accounts, so keys resolve within the row's account (a single-account mirror is that one
+    account whatever its rows are labelled); ``mirrored``: when the mirror of each account
+    was last refreshed, on Stripe's clock (None: not checked), a row naming an account
+    never mirrored is rejected (its customers are unknown, a create could duplicate one)."""
 
     default: str = DEFAULT_ACCOUNT
     known: frozenset[str] | None = None
+    scoped: bool = True
+    mirrored: Mapping[str, dt.datetime] | None = field(default=None, compare=False)
 
     @classmethod
-    def of(cls, default: str, known: Collection[str] | None = None) -> Accounts:
-        return cls(default, frozenset(known) if known is not None else None)
+    def of(
+        cls,
+        default: str,
+        known: Collection[str] | None = None,
+        *,
+        scoped: bool = True,
+        mirrored: Mapping[str, dt.datetime] | None = None,
+    ) -> Accounts:
+        return cls(default, frozenset(known) if known is not None else None, scoped, mirrored)
 
 
 def names_accounts(config: ExportConfig) -> bool:
@@ -99,6 +115,11 @@ def row_account(
             f"{where} of {row}: {account!r} is not a configured or discovered Stripe account "
             f"(accounts: {shown or 'none'})"
         )
+    if accounts.mirrored is not None and account not in accounts.mirrored:
+        return None, (
+            f"{where} of {row}: account {account!r} has not been mirrored yet, so its "
+            "customers are unknown; refresh stripe/customers for it first"
+        )
     return account, None
 
 
@@ -141,10 +162,36 @@ def deployment_accounts(warehouse: Any, mirror_schema: str, single: str) -> Acco
     account) without an accounts file; with one, its accounts and the discovered ones."""
     path = accounts_file()
     if path is None:
-        return Accounts.of(single, {single})
+        return Accounts.of(single, {single}, scoped=False)
     with warehouse.begin() as conn:
         known = registered_accounts(conn, mirror_schema)
-    return Accounts.of(single, known | configured_accounts(path))
+        mirrored = mirror_times(conn, mirror_schema)
+    return Accounts.of(single, known | configured_accounts(path), mirrored=mirrored)
+
+
+def mirror_times(conn: Any, mirror_schema: str) -> dict[str, dt.datetime]:
+    """Each mirrored account's last refresh, on Stripe's clock (its cursor's watermark)."""
+    from stripe_customer_assets.mirror.cursor import CURSOR_NAME
+    from stripe_customer_assets.mirror.migrate import lacks_account
+    from stripe_customer_assets.mirror.table import cursor_table
+    from stripe_customer_assets.warehouse.ddl import table_exists
+
+    table = cursor_table(mirror_schema)
+    if not table_exists(conn, table) or lacks_account(conn, table):
+        return {}
+    rows = conn.execute(
+        sa.text(f"SELECT account, event_created FROM {table} WHERE name = :name AND event_created IS NOT NULL"),
+        {"name": CURSOR_NAME},
+    )
+    return {
+        str(a): (t if t.tzinfo else t.replace(tzinfo=dt.UTC)) for a, t in rows if isinstance(t, dt.datetime)
+    }
+
+
+def oldest_refresh(accounts: Accounts, targets: Collection[str]) -> dt.datetime | None:
+    """The plan's time: the oldest last refresh of the accounts it writes to (None: unknown)."""
+    times = [accounts.mirrored[a] for a in targets if accounts.mirrored and a in accounts.mirrored]
+    return min(times) if times else None
 
 
 def require_targets(config: ExportConfig) -> None:

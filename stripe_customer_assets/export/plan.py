@@ -129,7 +129,8 @@ def make_plan(
     mirror last read it); its age decides whether it may still be applied (``age``).
     Default: now. ``accounts``: the deployment's account and the accounts a row may name.
     """
-    rows = resolve_rows(warehouse, config, mirror_schema)
+    scoped = accounts.scoped if accounts is not None else True
+    rows = resolve_rows(warehouse, config, mirror_schema, scoped=scoped)
     pushed = last_pushed(warehouse, config) if "keep_stripe" in config.on_conflict.uses else {}
     return Plan(
         sync=config.name,

@@ -100,14 +100,19 @@ def match_condition(config: ExportConfig, dialect: str) -> str:
     return f"json_extract_string(c.metadata, '$.\"{meta}\"') = {key}"
 
 
-def resolve_rows(warehouse: Warehouse, config: ExportConfig, mirror_schema: str) -> list[ModelRow]:
-    """Run the model and attach the mirror customers each row's key matches."""
+def resolve_rows(
+    warehouse: Warehouse, config: ExportConfig, mirror_schema: str, *, scoped: bool = True
+) -> list[ModelRow]:
+    """Run the model and attach the mirror customers each row's key matches (``scoped``:
+    only those of the row's account, for a sync that names accounts)."""
     check_columns(config, model_columns(warehouse, config))
     key_sql = f"CAST(m.{quote_ident(config.key.column)} AS VARCHAR)"
     if config.key.stripe_field == "email":
         key_sql = f"TRIM({key_sql})"
     reads = ", ".join(f"model.{quote_ident(c)}" for c in config.model_columns)
     account_sql, same_account = account_sql_parts(config)
+    if not scoped:  # a single-account mirror: every row is that account's
+        same_account = ""
     sql = f"""
         SELECT model.{quote_ident(_ROW)}, model.{quote_ident(_KEY)}, {reads},
                c.id AS {quote_ident(_ID)}, c.created AS {quote_ident(_CREATED)}, c.mirror_version AS {quote_ident(_VERSION)},
