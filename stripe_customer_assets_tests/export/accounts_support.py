@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import inspect
 from collections import Counter
 from typing import Any
 
 from stripe_customer_assets.mirror.sync import refresh_mirror
-from stripe_customer_assets.mirror.table import customers_table, ensure_tables
 from stripe_customer_assets.stripe_api import ApiStats, StripeApi
 from stripe_customer_assets.warehouse import Warehouse
 from stripe_standin.app import mask_key
@@ -57,35 +55,8 @@ def posts_by_account(requests: list[dict[str, Any]]) -> Counter[str]:
 
 
 def mirror_accounts(
-    wh: Warehouse, schema: str, clients: dict[str, StripeApi], scratch: Any
+    wh: Warehouse, schema: str, clients: dict[str, StripeApi], scratch: Any = None
 ) -> None:
-    """Refresh one mirror (``schema``.customers) with every account's customers.
-
-    ``refresh_mirror(account=...)`` when the mirror takes it; otherwise each account is
-    mirrored into a scratch schema (``scratch(prefix)`` names one) and copied over with its
-    ``account`` column, the shape of the shared mirror table."""
-    if "account" in inspect.signature(refresh_mirror).parameters:
-        for name, api in clients.items():
-            refresh_mirror(api, wh, schema, account=name, concurrency=2)  # type: ignore[call-arg]
-        return
+    """Refresh one mirror (``schema``.customers) with every account's customers."""
     for name, api in clients.items():
-        own = scratch(f"mirror_{name}")
-        refresh_mirror(api, wh, own, concurrency=2)
-        with wh.begin() as conn:
-            ensure_tables(conn, schema)
-            conn.exec_driver_sql(
-                f"ALTER TABLE {customers_table(schema)} ADD COLUMN IF NOT EXISTS account VARCHAR"
-            )
-            columns = [
-                r[0]
-                for r in conn.exec_driver_sql(
-                    "SELECT column_name FROM information_schema.columns "
-                    f"WHERE table_schema = '{own}' AND table_name = 'customers' ORDER BY ordinal_position"
-                )
-            ]
-            names = ", ".join(f'"{c}"' for c in columns)
-            conn.exec_driver_sql(f"DELETE FROM {customers_table(schema)} WHERE account = '{name}'")
-            conn.exec_driver_sql(
-                f"INSERT INTO {customers_table(schema)} ({names}, account) "
-                f"SELECT {names}, '{name}' FROM {customers_table(own)}"
-            )
+        refresh_mirror(api, wh, schema, account=name, concurrency=2)

@@ -303,3 +303,30 @@ def test_a_refused_key_stops_only_its_accounts_writes(standin, wh, mirror_schema
     assert not data_set(standin, "us").customers()
     state = {(r["account"], r["key"]): r["last_write"] for r in read_state(wh, cfg)}
     assert state == {("eu", "a@example.com"): "created", ("us", "b@example.com"): "failed"}
+
+
+def test_with_an_accounts_file_rows_name_known_and_mirrored_accounts(
+    standin, wh, mirror_schema, unique_schema, tmp_path, monkeypatch
+):
+    from stripe_customer_assets.export.accounts import deployment_accounts, require_targets
+    from stripe_customer_assets.export.errors import ExportError
+
+    clients = add_accounts(standin)
+    mirror_accounts(wh, mirror_schema, {"eu": clients["eu"]})  # us configured, not mirrored yet
+    accounts_yaml = tmp_path / "accounts.yaml"
+    accounts_yaml.write_text(
+        "accounts:\n  - {name: eu, api_key_env: K_EU}\n  - {name: us, api_key_env: K_US}\n", encoding="utf-8"
+    )
+    monkeypatch.setenv("STRIPE_ACCOUNTS_FILE", str(accounts_yaml))
+    accounts = deployment_accounts(wh, mirror_schema, "default")
+    assert accounts.known == {"eu", "us"} and set(accounts.mirrored or {}) == {"eu"}
+    table = model(
+        wh, unique_schema("crm"), [("eu", "a@example.com", "A"), ("us", "b@example.com", "B"), ("apac", "c@example.com", "C")]
+    )
+    cfg = config(table, unique_schema("exports"))
+    plan = make_plan(wh, cfg, mirror_schema, accounts=accounts)
+    assert [(e.account, e.action) for e in plan.entries] == [("eu", "create"), (None, "reject"), (None, "reject")]
+    assert "'us' has not been mirrored yet" in plan.entries[1].reason
+    assert "'apac' is not a configured or discovered Stripe account" in plan.entries[2].reason
+    with pytest.raises(ExportError, match="account_column"):
+        require_targets(config(table, cfg.state_schema, account_column=None))

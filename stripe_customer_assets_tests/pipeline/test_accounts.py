@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
 
-from stripe_customer_assets.mirror.table import customers_table
 from stripe_customer_assets.pipeline import PipelineConfig
 from stripe_customer_assets_tests.pipeline.support import (
     Mirror,
@@ -20,18 +18,10 @@ US = [customer(i) for i in range(100, 104)]
 
 
 def put_accounts(mirror: Mirror, by_account: dict[str, list[dict]]) -> None:
-    """One mirror commit holding each account's customers under its key."""
-    mirror.put([c for customers in by_account.values() for c in customers])
-    with mirror.warehouse.begin() as conn:
-        table = customers_table(mirror.schema)
-        conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS account VARCHAR")
-        for account, customers in by_account.items():
-            conn.execute(
-                sa.text(f"UPDATE {table} SET account = :account WHERE id IN :ids").bindparams(
-                    sa.bindparam("ids", expanding=True)
-                ),
-                {"account": account, "ids": [c["id"] for c in customers]},
-            )
+    """Each account's customers put in the mirror under its key (one commit each)."""
+    for account, customers in by_account.items():
+        mirror.account = account
+        mirror.put(customers)
 
 
 def test_a_pipeline_filtering_on_the_account_lands_only_that_accounts_customers(mirror, table):
