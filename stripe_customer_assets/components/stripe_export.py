@@ -161,10 +161,11 @@ def build_plan_asset(config: ExportConfig) -> dg.AssetsDefinition:
         wh, schema = warehouse.warehouse(), warehouse.mirror_schema
         try:
             require_targets(config)  # several accounts: each row names its own
-            check_data_set(wh, config, schema, record=True)  # state kept for other Stripe data: stop
             # No Stripe resource: the configured accounts and the registry of discovered ones.
             accounts = deployment_accounts(wh, schema, single_account())
             several = accounts_file() is not None
+            if not several:  # state kept for other Stripe data: stop
+                check_data_set(wh, config, schema, record=True, account=accounts.default)
             plan = make_plan(
                 wh,
                 config,
@@ -172,7 +173,7 @@ def build_plan_asset(config: ExportConfig) -> dg.AssetsDefinition:
                 sent_keys=sent_keys(wh, config),
                 plan_id=context.run.run_id,
                 # Stripe's clock as the mirror last read it: the plan's age is measured on it.
-                planned_at=None if several else mirror_stripe_time(wh, schema, config),
+                planned_at=None if several else mirror_stripe_time(wh, schema, config, accounts.default),
                 accounts=accounts,
             )
             if several:  # the oldest refresh of the accounts it writes to
@@ -292,13 +293,13 @@ def build_sync_asset(config: ExportConfig, *, example: bool = False) -> dg.Asset
             # mode would update ids it cannot see and create what the mirror already has.
             what = f"the export sync '{config.name}'"
             if accounts_file() is None:
-                check_identity(api, wh, warehouse.mirror_schema, record=False, what=what)
+                check_identity(api, wh, warehouse.mirror_schema, record=False, what=what, account=stripe.account)
+                check_data_set(wh, config, warehouse.mirror_schema, record=False, account=stripe.account)
             else:  # each account written to against its own mirror's identity
                 for account in targets:
                     check_identity(
                         client_for(account), wh, warehouse.mirror_schema, record=False, what=what, account=account
                     )
-            check_data_set(wh, config, warehouse.mirror_schema, record=False)
             result = apply_plan(
                 config,
                 api,
@@ -349,8 +350,6 @@ def account_clients(stripe: StripeResource, stats: ApiStats) -> Callable[[str], 
     rate limiter), all counting into ``stats``; the single account's is today's client."""
 
     def client_for(account: str) -> StripeApi:
-        if account == stripe.account:
-            return stripe.api(stats)
         return stripe.api(stats, account=account)
 
     return client_for
