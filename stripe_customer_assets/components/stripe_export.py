@@ -292,7 +292,7 @@ def build_sync_asset(config: ExportConfig, *, example: bool = False) -> dg.Asset
             # The plan's customer ids come from the mirror: a key of another account or
             # mode would update ids it cannot see and create what the mirror already has.
             what = f"the export sync '{config.name}'"
-            if accounts_file() is None:
+            if not stripe.multi_account:
                 check_identity(api, wh, warehouse.mirror_schema, record=False, what=what, account=stripe.account)
                 check_data_set(wh, config, warehouse.mirror_schema, record=False, account=stripe.account)
             else:  # each account written to against its own mirror's identity
