@@ -288,7 +288,8 @@ def build_sync_asset(config: ExportConfig, *, example: bool = False) -> dg.Asset
         targets = sorted({e.account for e in stored.writes() if e.account}) if stored else []
         try:
             # The account whose clock and key are checked: the single one, else the first written.
-            api = client_for(targets[0]) if names_accounts(config) and targets else stripe.api(stats)
+            named = sorted({e.account for e in stored.entries if e.account}) if stored else []
+            api = client_for((targets or named)[0]) if names_accounts(config) and named else stripe.api(stats)
             # The plan's customer ids come from the mirror: a key of another account or
             # mode would update ids it cannot see and create what the mirror already has.
             what = f"the export sync '{config.name}'"
