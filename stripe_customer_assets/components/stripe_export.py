@@ -13,6 +13,7 @@ plus ``<sync>_job`` (mirror, plan, sync) and the automation conditions of ``sche
 """
 
 import time
+from collections.abc import Callable
 
 import dagster as dg
 
@@ -28,6 +29,14 @@ from stripe_customer_assets.export import (
     sent_keys,
     state_table,
     store_plan,
+)
+from stripe_customer_assets.export.accounts import (
+    accounts_file,
+    deployment_accounts,
+    names_accounts,
+    oldest_refresh,
+    require_targets,
+    single_account,
 )
 from stripe_customer_assets.export.age import mirror_stripe_time
 from stripe_customer_assets.export.data_set import check_data_set
@@ -58,7 +67,7 @@ from stripe_customer_assets.lib.write_gate import example_refusal, write_refusal
 from stripe_customer_assets.lib.yaml_model import YamlModelComponent
 from stripe_customer_assets.mirror.identity import MirrorIdentityError, check_identity
 from stripe_customer_assets.resources import StripeResource, WarehouseResource
-from stripe_customer_assets.stripe_api import ApiStats, StripeAccessError
+from stripe_customer_assets.stripe_api import ApiStats, StripeAccessError, StripeApi
 
 CHECKS = {"max_reject_percent": "reject_rate", "max_change_percent": "change_rate"}
 
@@ -151,7 +160,12 @@ def build_plan_asset(config: ExportConfig) -> dg.AssetsDefinition:
         started = time.monotonic()
         wh, schema = warehouse.warehouse(), warehouse.mirror_schema
         try:
-            check_data_set(wh, config, schema, record=True)  # state kept for other Stripe data: stop
+            require_targets(config)  # several accounts: each row names its own
+            # No Stripe resource: the configured accounts and the registry of discovered ones.
+            accounts = deployment_accounts(wh, schema, single_account())
+            several = accounts_file() is not None
+            if not several:  # state kept for other Stripe data: stop
+                check_data_set(wh, config, schema, record=True, account=accounts.default)
             plan = make_plan(
                 wh,
                 config,
@@ -159,8 +173,12 @@ def build_plan_asset(config: ExportConfig) -> dg.AssetsDefinition:
                 sent_keys=sent_keys(wh, config),
                 plan_id=context.run.run_id,
                 # Stripe's clock as the mirror last read it: the plan's age is measured on it.
-                planned_at=mirror_stripe_time(wh, schema, config),
+                planned_at=None if several else mirror_stripe_time(wh, schema, config, accounts.default),
+                accounts=accounts,
             )
+            if several:  # the oldest refresh of the accounts it writes to
+                targets = {e.account for e in plan.writes() if e.account}
+                plan.planned_at = oldest_refresh(accounts, targets) or plan.planned_at
             store_plan(wh, config, plan)
         except ExportError as err:
             raise dg.Failure(description=str(err)) from err
@@ -190,7 +208,7 @@ def build_plan_asset(config: ExportConfig) -> dg.AssetsDefinition:
                         "of": g.denominator,
                     },
                 )
-                for g in guard_results(config, plan.summary)
+                for g in guard_results(config, plan)
             ]
             + alert_check_results(
                 key,
@@ -265,16 +283,34 @@ def build_sync_asset(config: ExportConfig, *, example: bool = False) -> dg.Asset
                 f"{stored.planned_at:%Y-%m-%d %H:%M:%S} UTC; materialize {config.name}_plan "
                 "in the same run for a fresh one"
             )
-        api = stripe.api(ApiStats())
+        stats = ApiStats()
+        client_for = account_clients(stripe, stats)
+        targets = sorted({e.account for e in stored.writes() if e.account}) if stored else []
         try:
+            # The account whose clock and key are checked: the single one, else the first written.
+            named = sorted({e.account for e in stored.entries if e.account}) if stored else []
+            api = client_for((targets or named)[0]) if names_accounts(config) and named else stripe.api(stats)
             # The plan's customer ids come from the mirror: a key of another account or
             # mode would update ids it cannot see and create what the mirror already has.
-            check_identity(api, wh, warehouse.mirror_schema, record=False, what=f"the export sync '{config.name}'")
-            check_data_set(wh, config, warehouse.mirror_schema, record=False)
+            what = f"the export sync '{config.name}'"
+            if not stripe.multi_account:
+                check_identity(api, wh, warehouse.mirror_schema, record=False, what=what, account=stripe.account)
+                check_data_set(wh, config, warehouse.mirror_schema, record=False, account=stripe.account)
+            else:  # each account written to against its own mirror's identity
+                for account in targets:
+                    check_identity(
+                        client_for(account), wh, warehouse.mirror_schema, record=False, what=what, account=account
+                    )
             result = apply_plan(
-                config, api, wh, concurrency=stripe.max_concurrency, plan=stored, run_id=context.run.run_id
+                config,
+                api,
+                wh,
+                concurrency=stripe.max_concurrency,
+                plan=stored,
+                run_id=context.run.run_id,
+                client_for=client_for,
             )
-        except (ExportError, MirrorIdentityError, StripeAccessError) as err:
+        except (ExportError, MirrorIdentityError, StripeAccessError, ValueError) as err:
             raise dg.Failure(description=str(err)) from err
         figures = apply_figures(result)
         context.log.info(
@@ -308,3 +344,13 @@ def build_sync_asset(config: ExportConfig, *, example: bool = False) -> dg.Asset
             raise dg.Failure(description=failed_writes_message(config, result), metadata=metadata)
 
     return _sync
+
+
+def account_clients(stripe: StripeResource, stats: ApiStats) -> Callable[[str], StripeApi]:
+    """The client writing to each target account (its own key or its platform's, its own
+    rate limiter), all counting into ``stats``; the single account's is today's client."""
+
+    def client_for(account: str) -> StripeApi:
+        return stripe.api(stats, account=account)
+
+    return client_for

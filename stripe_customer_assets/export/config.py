@@ -19,6 +19,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from stripe_customer_assets.alerts.thresholds import AlertThresholds
 from stripe_customer_assets.config_model import StrictModel, check_cron, problem, raise_problems
+from stripe_customer_assets.export.accounts import account_config_problems
 from stripe_customer_assets.export.fields import (
     HASHES,
     METADATA_MAX_KEYS,
@@ -116,6 +117,16 @@ class ExportConfig(StrictModel):
     )
     behavior: Literal["update_or_create", "update_only", "create_only"] = "update_or_create"
     key: KeySpec
+    account_column: str | None = Field(
+        default=None,
+        description="With several Stripe accounts: the model column holding each row's target "
+        "account (a configured account's name or a connected account's acct_ id).",
+    )
+    account: str | None = Field(
+        default=None,
+        description="With several Stripe accounts: the account every row targets (with "
+        "account_column: the rows whose column is empty).",
+    )
     fields: dict[str, str] = Field(
         default_factory=dict, description="Stripe field -> model column."
     )
@@ -178,7 +189,8 @@ class ExportConfig(StrictModel):
     @property
     def model_columns(self) -> list[str]:
         """Every model column the sync reads: the key first, then mapped columns."""
-        return list(dict.fromkeys([self.key.column, *self.fields.values()]))
+        extra = [self.account_column] if self.account_column else []
+        return list(dict.fromkeys([self.key.column, *extra, *self.fields.values()]))
 
     @field_validator("name")
     @classmethod
@@ -241,7 +253,7 @@ class ExportConfig(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> ExportConfig:
-        found = self._key_problems() + self._partial_problems()
+        found = self._key_problems() + self._partial_problems() + account_config_problems(self)
         found += [
             problem(
                 ("on_conflict", "fields", path),

@@ -42,12 +42,15 @@ def _ensure_table(conn: Connection, config: ExportConfig) -> None:
     )
 
 
-def check_data_set(warehouse: Warehouse, config: ExportConfig, mirror_schema: str, *, record: bool) -> None:
+def check_data_set(
+    warehouse: Warehouse, config: ExportConfig, mirror_schema: str, *, record: bool, account: str | None = None
+) -> None:
     """Refuse (``ExportDataSetError``) when the sync's state was written for other Stripe data
     than the mirror in ``mirror_schema`` holds; ``record``: remember the mirror's data set
-    when the state has none yet (the plan step does, the apply step only checks)."""
+    when the state has none yet (the plan step does, the apply step only checks).
+    ``account``: the single account's key (default: the mirror's default account)."""
     with warehouse.begin() as conn:
-        mirror = read_identity(conn, mirror_schema)
+        mirror = read_identity(conn, mirror_schema, **({"account": account} if account else {}))
         if mirror is None or (mirror.account_id is None and mirror.mode is None):
             return  # nothing known to compare with (an empty mirror, a mirror from before)
         if record:

@@ -7,6 +7,7 @@ state is). Columns:
 
 run_id, plan_id   the run that applied the plan, and the plan
 recorded_at       when the write was answered (rejects, skips, conflicts: the run's end)
+account           the target Stripe account ('' when a rejected row names none)
 key, stripe_id    the model key and the Stripe customer ('' when none)
 action            create, update, reject, skip or conflict (the plan's action)
 status            created, updated, failed, rejected, skipped or conflict
@@ -18,11 +19,13 @@ A failed row is planned again on the next run while it still differs, so each at
 one more row here.
 
 ``"<state_schema>"."<sync>_plan_history"``: every plan's row-level changes (its entries
-other than ``unchanged``: plan_id, planned_at, key, action, stripe_id, reason, changes),
+other than ``unchanged``: plan_id, planned_at, account, key, action, stripe_id, reason,
+changes),
 appended when the plan is stored. Each plan's counts are in ``<sync>_plans``.
 
 Rows older than the sync's ``history_days`` are deleted at the end of each plan and each
 sync (the latest plan's counts are kept whatever their age: the sync applies that plan).
+Tables made before accounts gain ``account``, their rows under the single account.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from stripe_customer_assets.export.config import ExportConfig
+from stripe_customer_assets.export.migrate import add_account_column, migration_account
 from stripe_customer_assets.export.plan import REJECT, SKIP, UNCHANGED, Plan, PlanEntry
 from stripe_customer_assets.warehouse import write_frame
 from stripe_customer_assets.warehouse.ddl import ensure_table
@@ -49,6 +53,7 @@ HISTORY_COLUMNS = [
     "run_id",
     "plan_id",
     "recorded_at",
+    "account",
     "key",
     "stripe_id",
     "action",
@@ -57,7 +62,9 @@ HISTORY_COLUMNS = [
     "request_id",
     "message",
 ]
-PLAN_HISTORY_COLUMNS = ["plan_id", "planned_at", "key", "action", "stripe_id", "reason", "changes"]
+PLAN_HISTORY_COLUMNS = [
+    "plan_id", "planned_at", "account", "key", "action", "stripe_id", "reason", "changes"
+]
 # A conflict (on_conflict: keep_stripe) is a field left unwritten: Stripe's edit was kept.
 _NOT_WRITTEN = {REJECT: "rejected", SKIP: "skipped", "conflict": "conflict"}
 
@@ -83,6 +90,7 @@ def ensure_history_table(conn: Connection, config: ExportConfig) -> None:
         run_id VARCHAR NOT NULL,
         plan_id VARCHAR NOT NULL,
         recorded_at TIMESTAMPTZ NOT NULL,
+        account VARCHAR,
         key VARCHAR,
         stripe_id VARCHAR NOT NULL,
         action VARCHAR NOT NULL,
@@ -92,6 +100,7 @@ def ensure_history_table(conn: Connection, config: ExportConfig) -> None:
         message VARCHAR
         """,
     )
+    add_account_column(conn, history_table(config), migration_account(config))
 
 
 def ensure_plan_history_table(conn: Connection, config: ExportConfig) -> None:
@@ -101,6 +110,7 @@ def ensure_plan_history_table(conn: Connection, config: ExportConfig) -> None:
         f"""
         plan_id VARCHAR NOT NULL,
         planned_at TIMESTAMPTZ NOT NULL,
+        account VARCHAR,
         key VARCHAR,
         action VARCHAR NOT NULL,
         stripe_id VARCHAR,
@@ -108,6 +118,7 @@ def ensure_plan_history_table(conn: Connection, config: ExportConfig) -> None:
         changes {_json_type(conn)}
         """,
     )
+    add_account_column(conn, plan_history_table(config), migration_account(config))
 
 
 def changes_json(entry: PlanEntry) -> str | None:
@@ -124,6 +135,7 @@ def write_row(run_id: str, plan_id: str, outcome: WriteResult) -> dict[str, Any]
         "run_id": run_id,
         "plan_id": plan_id,
         "recorded_at": outcome.at,
+        "account": entry.account or "",
         "key": entry.key,
         "stripe_id": outcome.stripe_id or "",
         "action": entry.action,
@@ -141,6 +153,7 @@ def unwritten_rows(run_id: str, plan: Plan, at: dt.datetime) -> list[dict[str, A
             "run_id": run_id,
             "plan_id": plan.plan_id,
             "recorded_at": at,
+            "account": e.account or "",
             "key": e.key,
             "stripe_id": e.stripe_id or "",
             "action": e.action,
@@ -179,6 +192,7 @@ def append_plan_history(conn: Connection, config: ExportConfig, plan: Plan) -> N
         {
             "plan_id": plan.plan_id,
             "planned_at": plan.planned_at,
+            "account": e.account or "",
             "key": e.key,
             "action": e.action,
             "stripe_id": e.stripe_id,

@@ -124,13 +124,19 @@ def payload_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical(payload).encode("utf-8")).hexdigest()[:32]
 
 
-def idempotency_key(sync: str, action: str, key: str, digest: str, base: str) -> str:
+def idempotency_key(
+    sync: str, action: str, key: str, digest: str, base: str, account: str | None = None
+) -> str:
     """Deterministic: the same write of the same payload from the same starting point.
 
     ``base`` pins the starting point: for an update the customer id and its mirror version
     (a change made, undone and made again is a new request, not a replay); for a create the
     deleted customers that carried this key (a customer deleted in Stripe is re-created).
     A re-run after a crash computes the same key and Stripe replays instead of repeating.
+    ``account``: the target account of a sync that names accounts (the same row written to
+    two accounts is two requests); None for a single-account sync (its keys as before).
     """
     material = f"export\x1f{sync}\x1f{action}\x1f{key}\x1f{digest}\x1f{base}"
+    if account is not None:
+        material += f"\x1faccount\x1f{account}"
     return "sca-export-" + hashlib.sha256(material.encode("utf-8")).hexdigest()[:40]

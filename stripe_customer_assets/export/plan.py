@@ -18,9 +18,10 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from stripe_customer_assets.export.accounts import Accounts, names_accounts, row_account
 from stripe_customer_assets.export.config import ExportConfig
 from stripe_customer_assets.export.conflicts import LastWrite, split_changes
 from stripe_customer_assets.export.diff import Changes, changes_for
@@ -54,6 +55,7 @@ class PlanEntry:
     payload_hash: str | None = None
     idempotency_key: str | None = None
     matched_ids: list[str] = field(default_factory=list)
+    account: str | None = None  # the target Stripe account (None: a rejected row names none)
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class Plan:
     plan_id: str
     planned_at: dt.datetime
     entries: list[PlanEntry]
+    accounts: bool = False  # the sync names each row's target account (the preview shows it)
 
     @property
     def summary(self) -> PlanSummary:
@@ -89,6 +92,13 @@ class Plan:
 
     def writes(self) -> list[PlanEntry]:
         return [e for e in self.entries if e.action in WRITES]
+
+    def by_account(self) -> dict[str, PlanSummary]:
+        """Each target account's summary (rows naming no valid account under '')."""
+        groups: dict[str, list[PlanEntry]] = {}
+        for e in self.entries:
+            groups.setdefault(e.account or "", []).append(e)
+        return {a: summarize(groups[a]) for a in sorted(groups)}
 
 
 def summarize(entries: list[PlanEntry]) -> PlanSummary:
@@ -111,20 +121,23 @@ def make_plan(
     sent_keys: set[str] | frozenset[str] = frozenset(),
     plan_id: str | None = None,
     planned_at: dt.datetime | None = None,
+    accounts: Accounts | None = None,
 ) -> Plan:
     """Read the model joined with the mirror and classify every row (no Stripe calls).
 
     ``planned_at``: the plan's time on Stripe's clock (``age.mirror_stripe_time``: as the
     mirror last read it); its age decides whether it may still be applied (``age``).
-    Default: now.
+    Default: now. ``accounts``: the deployment's account and the accounts a row may name.
     """
-    rows = resolve_rows(warehouse, config, mirror_schema)
+    scoped = accounts.scoped if accounts is not None else True
+    rows = resolve_rows(warehouse, config, mirror_schema, scoped=scoped)
     pushed = last_pushed(warehouse, config) if "keep_stripe" in config.on_conflict.uses else {}
     return Plan(
         sync=config.name,
         plan_id=plan_id or uuid.uuid4().hex,
         planned_at=planned_at or dt.datetime.now(dt.UTC),
-        entries=build_plan(config, rows, sent_keys, pushed),
+        entries=build_plan(config, rows, sent_keys, pushed, accounts),
+        accounts=names_accounts(config),
     )
 
 
@@ -132,22 +145,33 @@ def build_plan(
     config: ExportConfig,
     rows: list[ModelRow],
     sent_keys: set[str] | frozenset[str] = frozenset(),
-    pushed: dict[tuple[str, str], LastWrite] | None = None,
+    pushed: dict[tuple[str, str, str], LastWrite] | None = None,
+    accounts: Accounts | None = None,
 ) -> list[PlanEntry]:
     """Classify every model row; ``sent_keys``: idempotency keys earlier runs already sent;
-    ``pushed``: what the sync last wrote per (key, Stripe id), for ``keep_stripe``."""
-    rows_by_key: dict[str, list[int]] = {}
+    ``pushed``: what the sync last wrote per (account, key, Stripe id), for ``keep_stripe``.
+    A key is unique per target account: the same email in two accounts is two customers."""
+    accounts = accounts or Accounts()
+    targeted: list[tuple[ModelRow, str | None]] = []
     for r in rows:
-        if not key_problems(config, r.key):
-            rows_by_key.setdefault(normalized_key(config, r.key or ""), []).append(r.number)
+        account, problem = row_account(config, r.account, r.key, accounts)
+        targeted.append((replace(r, account=account), problem))
+    rows_by_key: dict[tuple[str | None, str], list[int]] = {}
+    for r, problem in targeted:
+        if not key_problems(config, r.key) and problem is None:
+            rows_by_key.setdefault((r.account, normalized_key(config, r.key or "")), []).append(r.number)
     entries: list[PlanEntry] = []
-    for row in rows:
+    for row, account_problem in targeted:
         problems = key_problems(config, row.key)
-        same_key = [] if problems else rows_by_key[normalized_key(config, row.key or "")]
+        if account_problem is not None:
+            problems.append(account_problem)
+        same_key = [] if problems else rows_by_key[(row.account, normalized_key(config, row.key or ""))]
         if len(same_key) > 1:
             shown = ", ".join(str(n) for n in same_key[:5]) + (", ..." if len(same_key) > 5 else "")
+            within = f" for account {row.account!r}" if names_accounts(config) else ""
             problems.append(
-                f"key {row.key!r} appears in {len(same_key)} model rows ({shown}); keys must be unique"
+                f"key {row.key!r} appears in {len(same_key)} model rows ({shown}){within}; "
+                "keys must be unique"
             )
         desired, field_problems = desired_values(config, row.values)
         problems += field_problems
@@ -165,6 +189,7 @@ def _entry(row: ModelRow, action: str, **kwargs: Any) -> PlanEntry:
         key=row.key,
         action=action,
         matched_ids=[m.id for m in row.matches],
+        account=row.account,
         **kwargs,
     )
 
@@ -174,7 +199,7 @@ def _classify(
     row: ModelRow,
     desired: dict[str, Any],
     sent_keys: set[str] | frozenset[str],
-    pushed: dict[tuple[str, str], LastWrite],
+    pushed: dict[tuple[str, str, str], LastWrite],
 ) -> list[PlanEntry]:
     key = row.key or ""
     label = f"{config.key.stripe_field} {key!r}"
@@ -201,7 +226,7 @@ def _classify(
         entry
         for match in targets
         for entry in _update(
-            config, row, desired, match, note, sent_keys, pushed.get((key, match.id))
+            config, row, desired, match, note, sent_keys, pushed.get((row.account or "", key, match.id))
         )
     ]
 
@@ -271,7 +296,7 @@ def _write(
         return _entry(row, REJECT, stripe_id=match.id, reason=str(problem), changes=changes)
     digest = payload_hash(payload)
     ikey = idempotency_key(
-        config.name, UPDATE, row.key or "", digest, f"{match.id}@{match.version}"
+        config.name, UPDATE, row.key or "", digest, f"{match.id}@{match.version}", _scope(config, row)
     )
     if ikey in sent_keys:
         return _entry(
@@ -306,7 +331,7 @@ def _create(
         return _entry(row, REJECT, reason=str(problem), changes=changes)
     digest = payload_hash(payload)
     ikey = idempotency_key(
-        config.name, CREATE, row.key or "", digest, ",".join(sorted(row.deleted_ids))
+        config.name, CREATE, row.key or "", digest, ",".join(sorted(row.deleted_ids)), _scope(config, row)
     )
     if ikey in sent_keys:
         return _entry(
@@ -315,3 +340,8 @@ def _create(
     return _entry(
         row, CREATE, changes=changes, payload=payload, payload_hash=digest, idempotency_key=ikey
     )
+
+
+def _scope(config: ExportConfig, row: ModelRow) -> str | None:
+    """The account in an idempotency key: only for a sync that names accounts."""
+    return row.account if names_accounts(config) else None

@@ -1,12 +1,12 @@
 """The stored plan: ``"<state_schema>"."<sync>_plan"``, one row per plan entry.
 
 Rewritten whole by each plan (one transaction); the sync applies what it holds. Columns:
-entry, row_number (in the model), key, action, stripe_id, reason, changes (JSON
+entry, row_number (in the model), account (the target Stripe account), key, action, stripe_id, reason, changes (JSON
 ``{field: [current, new]}``), payload (JSON body to send), payload_hash, idempotency_key,
 matched_ids (JSON), plan_id, planned_at.
 
 ``"<state_schema>"."<sync>_plans"`` gets one row per plan made (plan_id, planned_at, the
-counts), in the same transaction: the history of previews, and the proof that an empty
+counts, and ``by_account``: JSON ``{account: {action: count}}``), in the same transaction: the history of previews, and the proof that an empty
 plan is a plan; ``"<state_schema>"."<sync>_plan_history"`` keeps each plan's row-level
 changes (``history.py``).
 """
@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
 
+from stripe_customer_assets.export.accounts import names_accounts
 from stripe_customer_assets.export.config import ExportConfig
 from stripe_customer_assets.export.history import append_plan_history
+from stripe_customer_assets.export.migrate import add_account_column, migration_account
 from stripe_customer_assets.export.plan import ACTIONS, Plan, PlanEntry
 from stripe_customer_assets.warehouse import Warehouse, upsert_frame, write_frame
 from stripe_customer_assets.warehouse.ddl import add_columns, ensure_table
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 TEXT_COLUMNS = [
+    "account",
     "key",
     "action",
     "stripe_id",
@@ -58,6 +61,7 @@ def ensure_plan_table(conn: Connection, config: ExportConfig) -> None:
         f"""
         entry INTEGER PRIMARY KEY,
         row_number INTEGER NOT NULL,
+        account VARCHAR,
         key VARCHAR,
         action VARCHAR NOT NULL,
         stripe_id VARCHAR,
@@ -71,6 +75,8 @@ def ensure_plan_table(conn: Connection, config: ExportConfig) -> None:
         planned_at TIMESTAMPTZ NOT NULL
         """,
     )
+    # A plan stored before accounts: its entries target the single account.
+    add_account_column(conn, plan_table(config), migration_account(config))
 
 
 def _dumps(value: Any) -> str | None:
@@ -87,6 +93,7 @@ def plan_frame(plan: Plan) -> pd.DataFrame:
         {
             "entry": i,
             "row_number": e.row,
+            "account": e.account,
             "key": e.key,
             "action": e.action,
             "stripe_id": e.stripe_id,
@@ -127,11 +134,16 @@ def ensure_plans_table(conn: Connection, config: ExportConfig) -> None:
         {counts},
         matched INTEGER NOT NULL,
         reject_percent DOUBLE PRECISION NOT NULL,
-        change_percent DOUBLE PRECISION NOT NULL
+        change_percent DOUBLE PRECISION NOT NULL,
+        by_account VARCHAR
         """,
     )
-    # A plans table made before an action existed (conflict): its count column.
-    add_columns(conn, plans_table(config), [(action, "INTEGER DEFAULT 0") for action in ACTIONS])
+    # A plans table made before an action existed (conflict), or before accounts.
+    add_columns(
+        conn,
+        plans_table(config),
+        [(action, "INTEGER DEFAULT 0") for action in ACTIONS] + [("by_account", "VARCHAR")],
+    )
 
 
 def plans_frame(plan: Plan) -> pd.DataFrame:
@@ -145,9 +157,11 @@ def plans_frame(plan: Plan) -> pd.DataFrame:
         "matched": summary.matched,
         "reject_percent": summary.reject_percent,
         "change_percent": summary.change_percent,
+        "by_account": _dumps({a: s.counts for a, s in plan.by_account().items()}),
     }
     df = pd.DataFrame.from_records([record])
     df["plan_id"] = df["plan_id"].astype("object")
+    df["by_account"] = df["by_account"].astype("object")
     df["planned_at"] = pd.to_datetime(df["planned_at"], utc=True)
     return df
 
@@ -177,7 +191,7 @@ def load_plan(warehouse: Warehouse, config: ExportConfig) -> Plan | None:
         # Plain tuples from the driver: a plan has a row per model row, and a DataFrame or
         # SQLAlchemy's typed rows cost several times the reading itself at 100,000 rows.
         rows = conn.exec_driver_sql(
-            "SELECT row_number, key, action, stripe_id, reason, CAST(changes AS VARCHAR), "
+            "SELECT row_number, account, key, action, stripe_id, reason, CAST(changes AS VARCHAR), "
             "CAST(payload AS VARCHAR), payload_hash, idempotency_key, CAST(matched_ids AS VARCHAR) "
             f"FROM {plan_table(config)} ORDER BY entry"
         ).fetchall()
@@ -186,6 +200,7 @@ def load_plan(warehouse: Warehouse, config: ExportConfig) -> Plan | None:
     entries = [
         PlanEntry(
             row=int(row),
+            account=_text(account),
             key=_text(key),
             action=action,
             stripe_id=_text(stripe_id),
@@ -196,12 +211,14 @@ def load_plan(warehouse: Warehouse, config: ExportConfig) -> Plan | None:
             idempotency_key=_text(idempotency_key),
             matched_ids=list(_loads(matched_ids) or []),
         )
-        for row, key, action, stripe_id, reason, changes, payload, payload_hash, idempotency_key, matched_ids in rows
+        for row, account, key, action, stripe_id, reason, changes, payload, payload_hash, idempotency_key, matched_ids in rows
     ]
     planned_at = pd.Timestamp(latest["planned_at"].iloc[0]).to_pydatetime()
     if planned_at.tzinfo is None:
         planned_at = planned_at.replace(tzinfo=dt.UTC)
-    return Plan(config.name, str(latest["plan_id"].iloc[0]), planned_at, entries)
+    return Plan(
+        config.name, str(latest["plan_id"].iloc[0]), planned_at, entries, names_accounts(config)
+    )
 
 
 def _text(value: Any) -> str | None:

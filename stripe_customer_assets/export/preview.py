@@ -47,14 +47,19 @@ def change_lines(entry: PlanEntry) -> list[str]:
 
 def markdown_preview(plan: Plan, limit: int = 50) -> str:
     """Creates and updates with their changes, then conflicts (one row per field, Stripe's
-    value and the model's), then skipped and rejected rows with reasons."""
+    value and the model's), then skipped and rejected rows with reasons. A sync that names
+    accounts gets the counts of each account and an account column."""
     writes = [e for e in plan.entries if e.action in (CREATE, UPDATE)]
     conflicts = [e for e in plan.entries if e.action == CONFLICT]
     others = [e for e in plan.entries if e.action in (SKIP, REJECT)]
     parts = [_counts_line(plan)]
+    acct = plan.accounts
+    if acct:
+        parts.append(_account_counts(plan))
     if writes:
-        parts.append("| row | key | action | customer | change |\n|---|---|---|---|---|")
-        parts[-1] += "".join(_write_rows(e) for e in writes[:limit])
+        columns = ["row", *(["account"] if acct else []), "key", "action", "customer", "change"]
+        parts.append(f"| {' | '.join(columns)} |\n|" + "---|" * len(columns))
+        parts[-1] += "".join(_write_rows(e, acct) for e in writes[:limit])
         if len(writes) > limit:
             parts.append(f"_… and {len(writes) - limit} more writes (see the plan table)_")
     if conflicts:
@@ -70,9 +75,12 @@ def markdown_preview(plan: Plan, limit: int = 50) -> str:
         if len(conflicts) > limit:
             parts.append(f"_… and {len(conflicts) - limit} more conflicts (see the plan table)_")
     if others:
-        parts.append("| row | key | action | reason |\n|---|---|---|---|")
+        if acct:
+            parts.append("| row | account | key | action | reason |\n|---|---|---|---|---|")
+        else:
+            parts.append("| row | key | action | reason |\n|---|---|---|---|")
         parts[-1] += "".join(
-            f"\n| {e.row} | {show(e.key)} | {e.action} | {cell(e.reason or '')} |"
+            f"\n| {e.row} |{_account_cell(e, acct)} {show(e.key)} | {e.action} | {cell(e.reason or '')} |"
             for e in others[:limit]
         )
         if len(others) > limit:
@@ -101,15 +109,34 @@ def _hash_text(value: Any) -> str:
     )
 
 
-def _write_rows(entry: PlanEntry) -> str:
+def _account_cell(entry: PlanEntry, shown: bool) -> str:
+    return f" {cell(entry.account or EMPTY)} |" if shown else ""
+
+
+def _account_counts(plan: Plan) -> str:
+    """One line per target account: its counts per action."""
+    by_account = plan.by_account()
+    actions = [a for a in plan.summary.counts if any(s.counts[a] for s in by_account.values())]
+    head = "| account | " + " | ".join(actions) + " |\n|---|" + "---|" * len(actions)
+    return head + "".join(
+        f"\n| {cell(account or EMPTY)} | " + " | ".join(str(s.counts[a]) for a in actions) + " |"
+        for account, s in by_account.items()
+    )
+
+
+def _write_rows(entry: PlanEntry, accounts: bool = False) -> str:
     """One table row per field change of a write (then the whole hashes it sends, then its
     reason); the first names the write, the others repeat only its row number."""
     lines = change_lines(entry) + hash_lines(entry)  # values already escaped by show()
     if entry.reason:  # e.g. which of several customers sharing the key is updated
         lines.append(f"_{cell(entry.reason)}_")
     first, *more = lines or [EMPTY]
-    head = f"| {entry.row} | {show(entry.key)} | {entry.action} | {entry.stripe_id or 'new'} |"
-    return f"\n{head} {first} |" + "".join(f"\n| {entry.row} | | | | {line} |" for line in more)
+    head = (
+        f"| {entry.row} |{_account_cell(entry, accounts)} {show(entry.key)} | {entry.action} | "
+        f"{entry.stripe_id or 'new'} |"
+    )
+    blank = "| | | |" if accounts else "| | |"
+    return f"\n{head} {first} |" + "".join(f"\n| {entry.row} {blank} | {line} |" for line in more)
 
 
 def _counts_line(plan: Plan) -> str:

@@ -13,6 +13,11 @@ from stripe_customer_assets.export.state_table import state_table
 
 def plan_figures(plan: Plan) -> dict[str, Any]:
     summary = plan.summary
+    by_account = (
+        {"accounts": {a or "(none)": s.counts for a, s in plan.by_account().items()}}
+        if plan.accounts
+        else {}
+    )
     return {
         **{action: n for action, n in summary.counts.items()},
         "model_rows": summary.rows,
@@ -21,6 +26,7 @@ def plan_figures(plan: Plan) -> dict[str, Any]:
         "reject_percent": round(summary.reject_percent, 2),
         "change_percent": round(summary.change_percent, 2),
         "plan_id": plan.plan_id,
+        **by_account,
     }
 
 
@@ -38,6 +44,7 @@ def apply_figures(result: ApplyResult) -> dict[str, Any]:
         "duration_s": round(result.duration_s, 3),
         "goodput_writes_per_s": round(result.goodput, 1),
         "plan_id": result.plan_id,
+        **({"writes_by_account": result.by_account} if result.by_account else {}),
     }
 
 

@@ -22,7 +22,7 @@ from stripe_customer_assets.mirror.table import customers_table, ensure_tables
 from stripe_customer_assets.warehouse import Warehouse
 from stripe_customer_assets.warehouse.names import quote_ident
 
-_ROW, _KEY = "__export_row", "__export_key"
+_ROW, _KEY, _ACCOUNT = "__export_row", "__export_key", "__export_account"
 _SYNCED = "__stripe_synced_at"
 _ID, _CREATED, _VERSION, _DELETED, _RAW = (
     "__stripe_id",
@@ -51,8 +51,7 @@ class ModelRow:
     values: dict[str, Any]  # model columns the sync reads
     matches: list[Match] = field(default_factory=list)
     deleted_ids: list[str] = field(default_factory=list)
-
-
+    account: str | None = None  # the target account the model named (None: the sync names none)
 
 
 def model_columns(warehouse: Warehouse, config: ExportConfig) -> list[str]:
@@ -71,7 +70,10 @@ def model_columns(warehouse: Warehouse, config: ExportConfig) -> list[str]:
 def check_columns(config: ExportConfig, columns: Sequence[str]) -> None:
     """Every column the key and the fields name must be in the model."""
     present = set(columns)
-    wanted = [("key.column", config.key.column)] + [
+    wanted = [("key.column", config.key.column)]
+    if config.account_column:
+        wanted.append(("account_column", config.account_column))
+    wanted += [
         (f"fields.{path}", column) for path, column in config.fields.items()
     ]
     for attribute, column in wanted:
@@ -98,25 +100,33 @@ def match_condition(config: ExportConfig, dialect: str) -> str:
     return f"json_extract_string(c.metadata, '$.\"{meta}\"') = {key}"
 
 
-def resolve_rows(warehouse: Warehouse, config: ExportConfig, mirror_schema: str) -> list[ModelRow]:
-    """Run the model and attach the mirror customers each row's key matches."""
+def resolve_rows(
+    warehouse: Warehouse, config: ExportConfig, mirror_schema: str, *, scoped: bool = True
+) -> list[ModelRow]:
+    """Run the model and attach the mirror customers each row's key matches (``scoped``:
+    only those of the row's account, for a sync that names accounts)."""
     check_columns(config, model_columns(warehouse, config))
     key_sql = f"CAST(m.{quote_ident(config.key.column)} AS VARCHAR)"
     if config.key.stripe_field == "email":
         key_sql = f"TRIM({key_sql})"
     reads = ", ".join(f"model.{quote_ident(c)}" for c in config.model_columns)
+    account_sql, same_account = account_sql_parts(config)
+    if not scoped:  # a single-account mirror: every row is that account's
+        same_account = ""
     sql = f"""
         SELECT model.{quote_ident(_ROW)}, model.{quote_ident(_KEY)}, {reads},
                c.id AS {quote_ident(_ID)}, c.created AS {quote_ident(_CREATED)}, c.mirror_version AS {quote_ident(_VERSION)},
                c.deleted AS {quote_ident(_DELETED)}, c.raw AS {quote_ident(_RAW)},
-               c.synced_at AS {quote_ident(_SYNCED)}
+               c.synced_at AS {quote_ident(_SYNCED)}, model.{quote_ident(_ACCOUNT)}
         FROM (
-            SELECT ROW_NUMBER() OVER () AS {quote_ident(_ROW)}, {key_sql} AS {quote_ident(_KEY)}, m.*
+            SELECT ROW_NUMBER() OVER () AS {quote_ident(_ROW)}, {key_sql} AS {quote_ident(_KEY)},
+                   {account_sql} AS {quote_ident(_ACCOUNT)}, m.*
             FROM (
 {config.model_sql}
             ) AS m
         ) AS model
-        LEFT JOIN {customers_table(mirror_schema)} AS c ON {match_condition(config, warehouse.dialect)}
+        LEFT JOIN {customers_table(mirror_schema)} AS c
+          ON {match_condition(config, warehouse.dialect)}{same_account}
         ORDER BY model.{quote_ident(_ROW)}, c.created DESC, c.id DESC
     """
     try:
@@ -133,6 +143,21 @@ def resolve_rows(warehouse: Warehouse, config: ExportConfig, mirror_schema: str)
     return _group(names, records, config.model_columns)
 
 
+def account_sql_parts(config: ExportConfig) -> tuple[str, str]:
+    """The row's account as SQL, and the join condition keeping matches in that account.
+
+    A sync that names no account reads the whole mirror (a single-account deployment's)."""
+    if config.account_column:
+        column = f"NULLIF(TRIM(CAST(m.{quote_ident(config.account_column)} AS VARCHAR)), '')"
+    else:
+        column = "CAST(NULL AS VARCHAR)"
+    if config.account:  # checked against ACCOUNT_KEY: no quote can occur
+        column = f"COALESCE({column}, '{config.account}')"
+    if not (config.account_column or config.account):
+        return column, ""
+    return column, f" AND c.account = model.{quote_ident(_ACCOUNT)}"
+
+
 def _group(
     names: list[str], records: Sequence[Sequence[Any]], columns: list[str]
 ) -> list[ModelRow]:
@@ -145,7 +170,10 @@ def _group(
         row = rows.get(number)
         if row is None:
             row = rows[number] = ModelRow(
-                number=number, key=rec[1], values={columns[i - 2]: rec[i] for i in value_slots}
+                number=number,
+                key=rec[1],
+                values={columns[i - 2]: rec[i] for i in value_slots},
+                account=rec[at[_ACCOUNT]],
             )
         stripe_id = rec[at[_ID]]
         if stripe_id is None:

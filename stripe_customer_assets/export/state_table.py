@@ -1,8 +1,10 @@
 """The exported customer state: ``"<state_schema>"."<sync>"``, the ``<sync>`` asset's table.
 
-One row per model key and Stripe customer (``stripe_id`` is '' while a key has none, e.g.
-a rejected row or a create that failed). Columns:
+One row per target account, model key and Stripe customer (``stripe_id`` is '' while a key
+has none, e.g. a rejected row or a create that failed). Columns:
 
+account         the target Stripe account's key (the deployment's single account when the
+                sync names none; NULL for a row rejected for its account)
 status          this run's outcome: created, updated, failed, unchanged, skipped, rejected
 reason          Stripe's message for a failure, or why the row was skipped / rejected
 changed_fields  the fields the last write carried
@@ -14,6 +16,8 @@ plan_id, updated_at
 
 Write results are upserted in batches while the sync runs (a crash loses at most the
 in-flight batch); the run ends by rewriting the table to exactly the plan's keys.
+A table made before accounts is rebuilt once with its rows under the single account
+(``export/migrate.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from sqlalchemy.engine import Connection
 
 from stripe_customer_assets.export.config import ExportConfig
 from stripe_customer_assets.export.conflicts import LastWrite
+from stripe_customer_assets.export.migrate import add_account_key, migration_account
 from stripe_customer_assets.warehouse import Warehouse, upsert_frame, write_frame
 from stripe_customer_assets.warehouse.ddl import add_columns, ensure_table
 from stripe_customer_assets.warehouse.engine import frame_from
@@ -37,6 +42,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 STATE_COLUMNS = [
+    "account",
     "key",
     "stripe_id",
     "status",
@@ -58,12 +64,8 @@ def state_table(config: ExportConfig) -> Table:
     return qualified(config.state_schema, config.name)
 
 
-def ensure_state_table(conn: Connection, config: ExportConfig) -> None:
-    # Safe when syncs start at once (warehouse/ddl.py).
-    ensure_table(
-        conn,
-        state_table(config),
-        """
+_STATE_DDL = """
+        account VARCHAR NOT NULL,
         key VARCHAR NOT NULL,
         stripe_id VARCHAR NOT NULL,
         status VARCHAR NOT NULL,
@@ -76,11 +78,17 @@ def ensure_state_table(conn: Connection, config: ExportConfig) -> None:
         pushed_values VARCHAR,
         plan_id VARCHAR,
         updated_at TIMESTAMPTZ NOT NULL,
-        PRIMARY KEY (key, stripe_id)
-        """,
-    )
+        PRIMARY KEY (account, key, stripe_id)
+        """
+
+
+def ensure_state_table(conn: Connection, config: ExportConfig) -> None:
+    # Safe when syncs start at once (warehouse/ddl.py).
+    ensure_table(conn, state_table(config), _STATE_DDL)
     # A state table made before conflict policies: its pushed_values column.
     add_columns(conn, state_table(config), [("pushed_values", "VARCHAR")])
+    # A state table made before accounts: rebuilt keyed by (account, key, stripe_id).
+    add_account_key(conn, state_table(config), _STATE_DDL, migration_account(config))
 
 
 def state_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -116,17 +124,19 @@ def sent_keys(warehouse: Warehouse, config: ExportConfig) -> set[str]:
         return {r[0] for r in result}
 
 
-def last_pushed(warehouse: Warehouse, config: ExportConfig) -> dict[tuple[str, str], LastWrite]:
-    """(key, Stripe id) -> the values the sync last wrote there, and when."""
+def last_pushed(
+    warehouse: Warehouse, config: ExportConfig
+) -> dict[tuple[str, str, str], LastWrite]:
+    """(account, key, Stripe id) -> the values the sync last wrote there, and when."""
     with warehouse.begin() as conn:
         ensure_state_table(conn, config)
         rows = conn.exec_driver_sql(
-            f"SELECT key, stripe_id, pushed_values, written_at FROM {state_table(config)} "
+            f"SELECT account, key, stripe_id, pushed_values, written_at FROM {state_table(config)} "
             "WHERE pushed_values IS NOT NULL"
         ).fetchall()
     return {
-        (key, stripe_id): LastWrite(json.loads(values), _utc(written_at))
-        for key, stripe_id, values, written_at in rows
+        (account, key, stripe_id): LastWrite(json.loads(values), _utc(written_at))
+        for account, key, stripe_id, values, written_at in rows
     }
 
 
@@ -151,22 +161,27 @@ def record_results(
     rows: list[dict[str, Any]],
     also: Callable[[Connection], None] | None = None,
 ) -> None:
-    """Upsert one batch of write results; a created customer replaces its key's '' row.
+    """Upsert one batch of write results; a created customer replaces its key's '' row (in
+    its account).
 
     ``also`` runs in the same transaction (the history of the batch). The table exists
     already (``sent_keys`` or ``read_state`` made it at the start of the run).
     """
     if not rows:
         return
-    created_keys = sorted({r["key"] for r in rows if r["stripe_id"]})
+    created: dict[str, set[str]] = {}
+    for r in rows:
+        if r["stripe_id"]:
+            created.setdefault(r["account"], set()).add(r["key"])
     with warehouse.begin() as conn:
-        upsert_frame(conn, state_table(config), state_frame(rows), ["key", "stripe_id"])
-        if created_keys:
+        upsert_frame(conn, state_table(config), state_frame(rows), ["account", "key", "stripe_id"])
+        for account, keys in sorted(created.items()):
             conn.execute(
                 sa.text(
-                    f"DELETE FROM {state_table(config)} WHERE stripe_id = '' AND key IN :keys"
+                    f"DELETE FROM {state_table(config)} "
+                    "WHERE stripe_id = '' AND account = :account AND key IN :keys"
                 ).bindparams(sa.bindparam("keys", expanding=True)),
-                {"keys": created_keys},
+                {"account": account, "keys": sorted(keys)},
             )
         if also is not None:
             also(conn)

@@ -44,6 +44,7 @@ class WriteResult:
 
     def state_row(self, plan_id: str) -> dict[str, Any]:
         return {
+            "account": self.entry.account or "",
             "key": self.entry.key,
             "stripe_id": self.stripe_id,
             "status": self.status,

@@ -136,4 +136,7 @@ def export_code_version(config: Any) -> str:
     parts = config.model_dump(include=_export_fields())
     for name in ("name", "description", "deps", "schedule", "enabled", "model_file", "alerts"):
         parts.pop(name, None)
+    for name in ("account_column", "account"):  # unset: the version of a single-account sync
+        if parts.get(name) is None:
+            parts.pop(name, None)
     return code_version(parts)

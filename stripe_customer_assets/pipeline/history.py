@@ -27,7 +27,7 @@ from stripe_customer_assets.mirror.history import history_table
 from stripe_customer_assets.pipeline.errors import PipelineRunError
 from stripe_customer_assets.pipeline.model import BOOKKEEPING_COLUMNS, KEY_COLUMN, CustomerModel
 from stripe_customer_assets.pipeline.rejects import Reject, write_rejects
-from stripe_customer_assets.pipeline.source import _customer
+from stripe_customer_assets.pipeline.source import _customer, account_sql, with_account
 from stripe_customer_assets.pipeline.target import TargetRow, row_hash, rows_frame
 from stripe_customer_assets.pipeline.transforms.apply import transform_customers
 from stripe_customer_assets.warehouse import quote_table, write_frame
@@ -91,7 +91,7 @@ def _pages(
     params: dict[str, Any] = {**where.params, "since": since or 0, "upto": upto, "limit": size}
     sql = (
         "SELECT m.id, m.mirror_version, m.valid_from, COALESCE(" + where.sql + ", FALSE) AND NOT m.deleted,"
-        " COALESCE(m.raw_normalized, m.raw)"
+        f" COALESCE(m.raw_normalized, m.raw), {account_sql(conn, history_table(schema))}"
         f" FROM {history_table(schema)} AS m WHERE m.mirror_version > :since AND m.mirror_version <= :upto"
         " AND (m.id > :after OR (m.id = :after AND m.mirror_version > :after_version))"
         " ORDER BY m.id, m.mirror_version LIMIT :limit"
@@ -99,7 +99,10 @@ def _pages(
     after, after_version = "", 0
     while True:
         rows = conn.execute(sa.text(sql), {**params, "after": after, "after_version": after_version}).all()
-        page = [Version(r[0], int(r[1]), r[2], bool(r[3]), _customer(r[4]) if r[3] else None) for r in rows]
+        page = [
+            Version(r[0], int(r[1]), r[2], bool(r[3]), with_account(_customer(r[4]), r[5]) if r[3] else None)
+            for r in rows
+        ]
         if page:
             yield page
             after, after_version = page[-1].id, page[-1].mirror_version

@@ -2,6 +2,9 @@
 
 In the mirror, the scalar fields have typed columns; ``metadata``, ``address`` and
 ``shipping`` are JSON columns; every other field is read from the ``raw`` customer JSON.
+``account`` is the mirror's own column (the Stripe account the customer belongs to, not a
+Stripe field): filters compare it like a text field, and the transformations see it as
+``customer["account"]``.
 Under ``metadata`` the rest of the path is one key (``metadata.a.b`` is the key ``a.b``),
 since metadata is a flat map of strings. Elsewhere a numeric segment indexes a list.
 """
@@ -29,6 +32,8 @@ TYPED_COLUMNS: dict[str, Kind] = {
     "delinquent": "boolean",
 }
 JSON_COLUMNS = ("metadata", "address", "shipping")
+# Columns of the mirror that are not Stripe fields.
+MIRROR_COLUMNS: dict[str, Kind] = {"account": "text"}
 
 @dataclass(frozen=True)
 class CustomerPath:
@@ -45,12 +50,14 @@ class CustomerPath:
     def kind(self) -> Kind:
         if len(self.segments) == 1 and self.head in TYPED_COLUMNS:
             return TYPED_COLUMNS[self.head]
+        if len(self.segments) == 1 and self.head in MIRROR_COLUMNS:
+            return MIRROR_COLUMNS[self.head]
         return "json"
 
     @property
     def column(self) -> str:
         """The mirror column that holds the value."""
-        if len(self.segments) == 1 and self.head in TYPED_COLUMNS:
+        if len(self.segments) == 1 and (self.head in TYPED_COLUMNS or self.head in MIRROR_COLUMNS):
             return self.head
         if self.head in JSON_COLUMNS and len(self.segments) > 1:
             return self.head
@@ -83,6 +90,10 @@ def path_from_segments(parts: Sequence[str], text: str | None = None) -> Custome
         if not key:
             raise ValueError(f"'{text}' needs a metadata key after 'metadata.'")
         return CustomerPath(text, ("metadata", key))
+    if head in MIRROR_COLUMNS:
+        if len(parts) > 1:
+            raise ValueError(f"'{head}' is the mirror's {head} key (text); use '{head}' alone (in '{text}')")
+        return CustomerPath(text, (head,))
     segments: list[str | int] = [head]
     for part in parts[1:]:
         if part == "":

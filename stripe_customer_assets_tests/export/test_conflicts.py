@@ -42,7 +42,7 @@ STRIPE = {
 }
 MODEL = {"email": "a@x.io", "name": "Model name", "phone": "+1 555 0002", "city": "Paris", "country": "FR"}
 # The sync last wrote the name and the phone; Stripe's name was changed since, its phone not.
-PUSHED = {("a@x.io", "cus_1"): LastWrite({"name": "Pushed name", "phone": "+1 555 0001"}, T0)}
+PUSHED = {("default", "a@x.io", "cus_1"): LastWrite({"name": "Pushed name", "phone": "+1 555 0001"}, T0)}
 SYNCED = T0 + dt.timedelta(hours=1)  # the mirror read the customer after that write
 
 
@@ -118,7 +118,7 @@ def test_keep_stripe_writes_its_own_values_and_fields_stripe_holds_empty():
 
 
 def test_a_value_the_sync_cleared_and_stripe_set_again_is_an_edit():
-    pushed = {("a@x.io", "cus_1"): LastWrite({"phone": None}, T0)}
+    pushed = {("default", "a@x.io", "cus_1"): LastWrite({"phone": None}, T0)}
     customer = {"id": "cus_1", "email": "a@x.io", "phone": "+1 555 0001"}
     entries = build_plan(config({"fields": {"phone": "keep_stripe"}}), rows(customer), pushed=pushed)
     assert by_action(entries)["conflict"].changes == {"phone": ("+1 555 0001", "+1 555 0002")}
@@ -158,7 +158,7 @@ def test_only_conflicts_make_a_conflict_entry_and_a_preview_row_per_field():
 def test_the_state_keeps_what_was_pushed_through_a_conflict():
     entries = build_plan(config("keep_stripe"), rows(dict(STRIPE, phone="+1 555 0002")), pushed=PUSHED)
     previous = [
-        {"key": "a@x.io", "stripe_id": "cus_1", "last_write": "updated", "pushed_values": '{"name": "Pushed name"}'}
+        {"account": "default", "key": "a@x.io", "stripe_id": "cus_1", "last_write": "updated", "pushed_values": '{"name": "Pushed name"}'}
     ]
     (state,) = final_state(Plan("crm", "p1", T0, entries), previous, T0)
     assert state["status"] == "conflict"
