@@ -11,6 +11,7 @@ from stripe_customer_assets.export.plan_table import load_plan, plans_table
 from stripe_customer_assets.export.preview import markdown_preview
 from stripe_customer_assets.export.report import plan_figures
 from stripe_customer_assets.export.state_table import read_state
+from stripe_customer_assets.mirror.sync import refresh_mirror
 from stripe_customer_assets_tests.export.accounts_support import (
     ACCOUNTS,
     add_accounts,
@@ -330,3 +331,61 @@ def test_with_an_accounts_file_rows_name_known_and_mirrored_accounts(
     assert "'apac' is not a configured or discovered Stripe account" in plan.entries[2].reason
     with pytest.raises(ExportError, match="account_column"):
         require_targets(config(table, cfg.state_schema, account_column=None))
+
+
+def test_rows_for_three_connected_accounts_go_through_the_platform_key_once_each(
+    standin, wh, mirror_schema, unique_schema, monkeypatch
+):
+    """Connect: the rows name connected accounts (acct_ ids); each write carries the
+    platform's key and the account's Stripe-Context header, exactly once per changed row."""
+    from collections import Counter
+
+    from stripe_customer_assets.resources import StripeAccountEntry, StripeResource
+
+    made = standin.create_platform(connected_accounts=3)
+    a, b, c = made["accounts"]
+    monkeypatch.setenv("KEY_MARKET", made["api_key"])
+    stripe = StripeResource(
+        api_base=standin.base_url,
+        rate_limit=1000,
+        endpoint_rate_limit=1000,
+        accounts=[StripeAccountEntry(name="market", kind="platform", api_key_env="KEY_MARKET")],
+    )
+    standin.account(b).create_customer(email="old@example.com", name="Old name")
+    standin.account(c).create_customer(email="old@example.com", name="Same")  # same email, other account
+    for acct in made["accounts"]:
+        refresh_mirror(stripe.api(account=acct), wh, mirror_schema, account=acct, concurrency=2)
+    rows = [
+        (a, "new-a1@example.com", "A one"),
+        (a, "new-a2@example.com", "A two"),
+        (b, "old@example.com", "New name"),  # an update in b
+        (c, "old@example.com", "Same"),  # c already says so: nothing sent
+        (c, "new-c@example.com", "C one"),
+    ]
+    cfg = config(model(wh, unique_schema("crm"), rows), unique_schema("exports"))
+    known = Accounts.of("default", set(made["accounts"]))
+    standin.requests(clear=True)
+
+    plan = make_plan(wh, cfg, mirror_schema, sent_keys=sent_keys(wh, cfg), accounts=known)
+    store_plan(wh, cfg, plan)
+    result = apply_plan(
+        cfg, stripe.api(account=a), wh, client_for=lambda acct: stripe.api(account=acct), concurrency=4, plan=plan
+    )
+
+    writes = [r for r in standin.requests(clear=True) if r["method"] == "POST"]
+    assert Counter(r["account"] for r in writes) == {a: 2, b: 1, c: 1}
+    assert all(r["headers"].get("stripe-context") == r["account"] for r in writes)
+    assert (result.created, result.updated, result.failed) == (3, 1, 0)
+    emails = {acct: sorted(x["email"] for x in standin.account(acct).customers()) for acct in (a, b, c)}
+    assert emails == {
+        a: ["new-a1@example.com", "new-a2@example.com"],
+        b: ["old@example.com"],
+        c: ["new-c@example.com", "old@example.com"],
+    }
+    assert not standin.customers()  # the platform's own customers: none written
+
+    for acct in made["accounts"]:
+        refresh_mirror(stripe.api(account=acct), wh, mirror_schema, account=acct, concurrency=2)
+    again = make_plan(wh, cfg, mirror_schema, sent_keys=sent_keys(wh, cfg), accounts=known)
+    apply_plan(cfg, stripe.api(account=a), wh, client_for=lambda acct: stripe.api(account=acct), plan=again)
+    assert [r for r in standin.requests(clear=True) if r["method"] == "POST"] == []
