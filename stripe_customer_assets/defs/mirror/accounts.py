@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -39,6 +40,7 @@ import dagster as dg
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
 )
 
 from stripe_customer_assets.accounts.discovery import discover_accounts
@@ -51,6 +53,17 @@ from stripe_customer_assets.resources import StripeResource, WarehouseResource
 from stripe_customer_assets.stripe_api import ApiStats
 
 CHECK_THREADS = 16
+# A tick stops asking accounts after this long and leaves the rest (the longest unchecked
+# first) to the next tick: Dagster gives a sensor evaluation 60 s, and a platform's budget
+# paced for its parallel runs answers a few hundred accounts in that time.
+CHECK_SECONDS = 30.0
+# Runs that may still read an account's events: the sweep does not ask those accounts.
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
 
 
 def accounts_pool_limit(stripe: StripeResource) -> int:
@@ -105,11 +118,15 @@ def _parse(cursor: str | None) -> dict[str, dict[str, Any]]:
 
 
 def check_accounts(
-    stripe: StripeResource, keys: list[str], stats: ApiStats
+    stripe: StripeResource, keys: list[str], stats: ApiStats, seconds: float | None = None
 ) -> dict[str, tuple[dict[str, Any] | None, int] | Exception]:
-    """Each account's newest customer event and Stripe's time, one call each, on threads."""
+    """Each account's newest customer event and Stripe's time, one call each, on threads, in
+    the order of ``keys``; accounts not reached within ``seconds`` are left out."""
+    deadline = time.monotonic() + (CHECK_SECONDS if seconds is None else seconds)
 
     def one(key: str):
+        if time.monotonic() > deadline:
+            return key, None
         try:
             api = stripe.api(stats, account=key)
             event = newest_event(api)
@@ -120,7 +137,24 @@ def check_accounts(
     if not keys:
         return {}
     with ThreadPoolExecutor(min(CHECK_THREADS, len(keys)), thread_name_prefix="sweep") as pool:
-        return dict(pool.map(one, keys))
+        return {key: answer for key, answer in pool.map(one, keys) if answer is not None}
+
+
+def accounts_in_flight(instance: dg.DagsterInstance, order: list[str]) -> set[str]:
+    """Accounts a queued or running mirror run covers (its partition or range): that run reads
+    their events, so asking them now would spend the budget the run needs."""
+    position = {key: i for i, key in enumerate(order)}
+    covered: set[str] = set()
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=IN_FLIGHT)):
+        if run.asset_selection is not None and MIRROR_KEY not in run.asset_selection:
+            continue
+        tags = run.tags
+        first, last = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
+        if first in position and last in position:
+            covered.update(order[position[first] : position[last] + 1])
+        elif tags.get(PARTITION_NAME_TAG) in position:
+            covered.add(tags[PARTITION_NAME_TAG])
+    return covered
 
 
 def plan_runs(
@@ -152,18 +186,24 @@ def sweep(
     order = [key for key in existing if key not in removed] + found.to_add
 
     seen_before = _parse(context.cursor)
-    checked = check_accounts(stripe, order, stats)
+    busy = accounts_in_flight(instance, order)
+    # The longest unchecked first (never checked: first of all), so a tick cut short by
+    # CHECK_SECONDS leaves the others to the next one.
+    wanted = sorted((k for k in order if k not in busy), key=lambda k: seen_before.get(k, {}).get("checked", 0))
+    checked = check_accounts(stripe, wanted, stats)
     state: dict[str, dict[str, Any]] = {}
     due: dict[str, str] = {}
     for key in order:
         answer = checked.get(key)
-        if isinstance(answer, Exception) or answer is None:
-            context.log.warning(f"account {key}: {answer}")
+        if answer is None or isinstance(answer, Exception):
+            if answer is not None:
+                context.log.warning(f"account {key}: {answer}")
             if key in seen_before:
                 state[key] = seen_before[key]
             continue
         event, now = answer
         state[key], reason = account_due(seen_before.get(key, {}), event, now)
+        state[key] = {**state[key], "checked": now}
         if reason:
             due[key] = reason
     for key in found.to_add:  # a new partition is mirrored at once, even when its check failed
@@ -199,9 +239,12 @@ def sweep(
     if found.to_remove:
         dynamic.append(dg.DeleteDynamicPartitionsRequest(ACCOUNTS_PARTITIONS_NAME, found.to_remove))
     cursor = json.dumps({"accounts": state}, sort_keys=True)
+    left = len(wanted) - len(checked)
     summary = (
         f"{len(order)} accounts ({len(found.to_add)} new, {len(found.to_remove)} removed), "
-        f"{len(due)} due, {stats.calls} Stripe calls"
+        f"{len(busy)} in a run, {len(checked)} checked"
+        + (f" ({left} left for the next tick)" if left else "")
+        + f", {len(due)} due, {stats.calls} Stripe calls"
     )
     context.log.info(summary)
     if not requests:

@@ -21,7 +21,7 @@ from stripe_customer_assets.defs.mirror.accounts import (
     plan_runs,
     sweep,
 )
-from stripe_customer_assets.lib.keys import ACCOUNTS_PARTITIONS_NAME, ACCOUNTS_POOL
+from stripe_customer_assets.lib.keys import ACCOUNTS_PARTITIONS_NAME, ACCOUNTS_POOL, MIRROR_KEY
 from stripe_customer_assets.resources import StripeAccountEntry, StripeResource, WarehouseResource
 
 
@@ -138,3 +138,58 @@ def test_the_pool_limit_is_the_smallest_shared_platform_budget():
     assert accounts_pool_limit(own) == 4
     plain = StripeResource(accounts=[StripeAccountEntry(name="eu", kind="plain", api_key_env="K")])
     assert accounts_pool_limit(plain) == 1
+
+
+def test_accounts_a_queued_or_running_mirror_run_covers_are_not_asked(standin, platform, tmp_path):
+    """A backfill's runs read their accounts' events: the sweep leaves those accounts alone
+    instead of spending the platform's budget on them."""
+    from dagster._core.test_utils import create_run_for_test
+
+    stripe, warehouse = resources(standin, tmp_path)
+    with dg.instance_for_test() as instance:
+        first = tick(instance, None, stripe, warehouse)
+        keys = list(instance.get_dynamic_partitions(ACCOUNTS_PARTITIONS_NAME))
+        create_run_for_test(
+            instance,
+            status=dg.DagsterRunStatus.STARTED,
+            asset_selection=frozenset([MIRROR_KEY]),
+            tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[1]},
+        )
+        standin.account(keys[0]).create_customer(email="busy@example.com")
+        standin.requests(clear=True)
+        second = tick(instance, first.cursor, stripe, warehouse)
+        asked = {
+            r["headers"].get("stripe-context")
+            for r in standin.requests()
+            if r["path"] == "/v1/events"
+        }
+        assert asked == {keys[2]}
+        assert second.run_requests == []  # keys[0] changed, but its queued run will read it
+        assert json.loads(second.cursor)["accounts"][keys[0]] == json.loads(first.cursor)["accounts"][keys[0]]
+
+
+def test_a_tick_out_of_time_leaves_the_longest_unchecked_accounts_to_the_next(
+    standin, platform, tmp_path, monkeypatch
+):
+    stripe, warehouse = resources(standin, tmp_path)
+    with dg.instance_for_test() as instance:
+        first = tick(instance, None, stripe, warehouse)
+        keys = list(instance.get_dynamic_partitions(ACCOUNTS_PARTITIONS_NAME))
+        checked = json.loads(first.cursor)["accounts"]
+        monkeypatch.setattr(sweep_module, "CHECK_SECONDS", -1.0)  # no time: nobody is asked
+        standin.requests(clear=True)
+        idle = tick(instance, first.cursor, stripe, warehouse)
+        assert not [r for r in standin.requests() if r["path"] == "/v1/events"]
+        assert json.loads(idle.cursor)["accounts"] == checked  # nothing lost, nothing due
+        assert "3 left for the next tick" in idle.skip_reason.skip_message
+
+        # The next tick asks the longest unchecked first.
+        monkeypatch.setattr(sweep_module, "CHECK_SECONDS", 30.0)
+        aged = {k: {**checked[k], "checked": t} for k, t in zip(keys, (300, 100, 200))}
+        asked: list[list[str]] = []
+        real = sweep_module.check_accounts
+        monkeypatch.setattr(
+            sweep_module, "check_accounts", lambda s, wanted, st: asked.append(list(wanted)) or real(s, wanted, st)
+        )
+        tick(instance, json.dumps({"accounts": aged}), stripe, warehouse)
+        assert asked == [[keys[1], keys[2], keys[0]]]
