@@ -80,6 +80,25 @@ def test_smoke_run_meets_the_call_targets_that_hold_at_any_size(smoke):
 
 
 @pytest.mark.slow
+def test_smoke_run_measures_many_connected_accounts_against_the_ideal_and_one_deployment_each(smoke):
+    rows = [r for r in smoke["rows"] if r["scenario"].startswith("10 accounts x 50")]
+    assert rows, sorted({r["scenario"] for r in smoke["rows"]})
+    timed = next(r for r in rows if r["unit"] == "s" and ("backfill" in r["label"] or "baseline" in r["label"]))
+    # The baseline (one dg launch per account) and the ideal (calls / the platform's rate) are
+    # both measured; nothing beats the rate limit.
+    assert timed["ideal"] > 0 and timed["baseline"] > 0 and timed["ratio"] <= 1.0, timed
+    why = timed["details"]["ideal_calls_why"]
+    assert why["customers.list"].startswith("1 = ceil(50 / 100)"), why
+    first = next(r for r in rows if r["label"].startswith("first mirror run's Stripe calls"))
+    assert first["achieved"] >= first["ideal"] >= 2, first
+    if "backfill" in timed["label"]:
+        assert timed["met"], timed["details"].get("rows_wrong")
+        assert timed["details"]["runs"] >= 10 and timed["details"]["failed_runs"] == 0, timed
+        sweep = next(r for r in rows if r["label"] == "idle sweep: Stripe calls per account")
+        assert sweep["met"], sweep
+
+
+@pytest.mark.slow
 def test_smoke_run_measures_postgresql_where_it_is_reachable(smoke):
     dialects = {r["label"].split(",")[0] for r in smoke["rows"] if r["scenario"] == "warehouse upsert"}
     assert "DuckDB" in dialects
