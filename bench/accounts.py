@@ -32,7 +32,6 @@ import math
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -63,6 +62,9 @@ class AccountsSizes:
     parallel: int  # deployments (baseline) and partition runs (backfill) at a time
     sample: int  # accounts of the baseline sample
     modes: tuple[str, ...] = ("platform",)
+    sensor_interval_s: int | None = (
+        None  # None: the project's default (STRIPE_SENSOR_INTERVAL_SECONDS)
+    )
 
 
 class ConnectStandin(StandinProcess):
@@ -273,6 +275,7 @@ class Backfill:
     rows_by_account: dict[str, int]
     run_s: list[float] = field(default_factory=list)
     how: str = ""
+    calls_by_endpoint: dict[str, int] = field(default_factory=dict)  # of the first account
 
 
 @dataclass
@@ -284,19 +287,17 @@ class Sweep:
     runs_requested: int
 
 
-def product_has_accounts() -> str | None:
+def product_has_accounts(work: Path) -> str | None:
     """None when the project has the multi-account pieces the backfill needs, else what is missing."""
-    try:
-        import stripe_customer_assets.accounts  # noqa: F401
-    except ImportError:
-        return "the project has no accounts file support (stripe_customer_assets.accounts)"
+    probe = accounts_file(work / "probe_accounts.yaml", "platform", 25.0, 1)
     done = subprocess.run(
         [
-            sys.executable,
+            str(BIN / "python"),
             "-c",
             (
                 "from stripe_customer_assets.definitions import defs\n"
-                f"names = [s.name for s in (defs.sensors or [])]\nprint('{SWEEP_SENSOR}' in names)"
+                "loaded = defs.load_fn() if hasattr(defs, 'load_fn') else defs\n"
+                f"names = [s.name for s in (loaded.sensors or [])]\nprint('{SWEEP_SENSOR}' in names)"
             ),
         ],
         cwd=ROOT,
@@ -304,10 +305,11 @@ def product_has_accounts() -> str | None:
         text=True,
         timeout=300,
         check=False,
-        env={k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "WAREHOUSE_"))},
+        env={k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "WAREHOUSE_"))}
+        | {"STRIPE_ACCOUNTS_FILE": str(probe), PLATFORM_KEY_ENV: "sk_test_probe"},
     )
     if done.stdout.strip() != "True":
-        return f"the definitions have no sensor {SWEEP_SENSOR} ({done.stderr.strip()[-300:]})"
+        return f"the definitions have no sensor {SWEEP_SENSOR} with STRIPE_ACCOUNTS_FILE set"
     return None
 
 
@@ -382,6 +384,7 @@ def run_backfill(
     rows_of: Callable[[], dict[str, int]],
     say: Callable[[str], None],
     timeout_s: float = 3600.0,
+    sensor_interval_s: int | None = None,
 ) -> tuple[Backfill, Sweep | None]:
     from dagster import AssetKey, DagsterRunStatus, RunsFilter
 
@@ -395,6 +398,8 @@ def run_backfill(
         "WAREHOUSE_URL": warehouse_url,
         "STRIPE_MIRROR_SCHEMA": schema,
     }
+    if sensor_interval_s:
+        env["STRIPE_SENSOR_INTERVAL_SECONDS"] = str(sensor_interval_s)
     instance = _instance(home)
     key = AssetKey(list(MIRROR_ASSET))
     standin.admin.reset_stats()
@@ -427,6 +432,9 @@ def run_backfill(
             if len(materialized) >= len(accounts):
                 done_at = time.perf_counter()
                 break
+            _stop_on_failed_runs(
+                instance, started_at, len(materialized), len(accounts), home.parent / "daemon.log"
+            )
             time.sleep(1.0)
         if done_at is None:
             raise RuntimeError(
@@ -446,11 +454,12 @@ def run_backfill(
             runs=len(records),
             failed_runs=sum(1 for r in records if r.dagster_run.status == DagsterRunStatus.FAILURE),
             max_concurrent_runs=_peak_concurrency(intervals),
-            calls=int(served.get("requests", 0)),
+            calls=int(served.get("requests_total", 0)),
             rate_limited=sum(int(v.get("rate_limited", 0)) for v in by_account.values()),
             calls_by_account={a: int(by_account.get(a, {}).get("requests", 0)) for a in accounts},
             rows_by_account=rows_of(),
             run_s=[e - s for s, e in intervals],
+            calls_by_endpoint=dict(first_run_calls(standin.requests_of(accounts[0]))),
             how=f"{SWEEP_SENSOR} turned on (dagster sensor start) on a fresh deployment; its first tick requests the runs",
         )
         say(
@@ -459,6 +468,25 @@ def run_backfill(
         )
         sweep = idle_sweep(standin, instance, accounts, len(ticks), say)
     return backfill, sweep
+
+
+def _stop_on_failed_runs(instance, since: float, done: int, total: int, log: Path) -> None:
+    """Raise when every run so far has ended, some failed, and partitions are still missing: the
+    backfill will not finish by itself (a user would have to look at the failures)."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    records = [
+        r
+        for r in instance.get_run_records(RunsFilter())
+        if r.create_timestamp.timestamp() >= since - 1
+    ]
+    ended = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
+    failed = [r for r in records if r.dagster_run.status == DagsterRunStatus.FAILURE]
+    if records and failed and all(r.dagster_run.status in ended for r in records):
+        raise RuntimeError(
+            f"backfill: {len(failed)} of {len(records)} runs failed, {done} of {total} partitions materialized "
+            f"(first failed run {failed[0].dagster_run.run_id}; see {log})"
+        )
 
 
 def idle_sweep(
@@ -491,7 +519,7 @@ def idle_sweep(
             end = getattr(tick, "end_timestamp", None) or time.time()
             sweep = Sweep(
                 seconds=end - tick.timestamp,
-                calls=int(served.get("requests", 0)),
+                calls=int(served.get("requests_total", 0)),
                 calls_per_account=sum(per) / len(accounts),
                 discovery_calls=int(served.get("requests_by_endpoint", {}).get("accounts.list", 0)),
                 runs_requested=len(tick.run_ids),
@@ -574,6 +602,7 @@ def accounts_rows(
                     "from_first_tick_s": backfill.from_first_tick_s,
                     "median_run_s": median(backfill.run_s),
                     "started_by": backfill.how,
+                    "calls_by_endpoint_of_one_account": backfill.calls_by_endpoint,
                     "rows_wrong": {a: r for a, r in backfill.rows_by_account.items() if r != m},
                 },
             )
@@ -647,7 +676,7 @@ def run_accounts(
     sizes: AccountsSizes, work: Path, say: Callable[[str], None], *, postgres_url: str | None = None
 ) -> list[Row]:
     rows: list[Row] = []
-    missing = product_has_accounts()
+    missing = product_has_accounts(work)
     for mode in sizes.modes:
         settings = StandinSettings(
             latency_read=sizes.latency_read, latency_write=0.4, rate_limit=sizes.rate
@@ -693,6 +722,7 @@ def run_accounts(
                         schema=schema,
                         rows_of=rows_of,
                         say=say,
+                        sensor_interval_s=sizes.sensor_interval_s,
                     )
                 finally:
                     cleanup()

@@ -81,6 +81,7 @@ class Sizes:
     accounts_parallel: int = 4
     accounts_sample: int = 20
     accounts_modes: tuple[str, ...] = ("platform",)
+    accounts_sensor_interval_s: int = 0  # 0: the project's default (60 s)
 
 
 FULL = Sizes()
@@ -106,6 +107,7 @@ SMOKE = Sizes(
     customers_per_account=50,
     accounts_parallel=2,
     accounts_sample=4,
+    accounts_sensor_interval_s=10,
 )
 
 
