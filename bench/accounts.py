@@ -613,7 +613,7 @@ def accounts_rows(
                 f"backfill Stripe calls, {budget}",
                 "calls",
                 backfill.calls,
-                ideal=n * calls_per_account,
+                ideal=n * calls_per_account + discovery_pages(n),
                 baseline=baseline.calls * n / baseline.sample,
                 baseline_note=f"{baseline.sample} deployments' calls scaled to {n}",
                 details=common,
