@@ -276,6 +276,8 @@ class Backfill:
     run_s: list[float] = field(default_factory=list)
     how: str = ""
     calls_by_endpoint: dict[str, int] = field(default_factory=dict)  # of the first account
+    first_tick_s: float | None = None  # the sensor's first tick, from its start to its end
+    ticks: int = 0  # sensor ticks until every partition was materialized
 
 
 @dataclass
@@ -460,6 +462,10 @@ def run_backfill(
             rows_by_account=rows_of(),
             run_s=[e - s for s, e in intervals],
             calls_by_endpoint=dict(first_run_calls(standin.requests_of(accounts[0]))),
+            first_tick_s=(ticks[0].end_timestamp - ticks[0].timestamp)
+            if ticks and ticks[0].end_timestamp
+            else None,
+            ticks=len(ticks),
             how=f"{SWEEP_SENSOR} turned on (dagster sensor start) on a fresh deployment; its first tick requests the runs",
         )
         say(
@@ -603,6 +609,8 @@ def accounts_rows(
                     "median_run_s": median(backfill.run_s),
                     "started_by": backfill.how,
                     "calls_by_endpoint_of_one_account": backfill.calls_by_endpoint,
+                    "first_tick_s": backfill.first_tick_s,
+                    "sensor_ticks": backfill.ticks,
                     "rows_wrong": {a: r for a, r in backfill.rows_by_account.items() if r != m},
                 },
             )
