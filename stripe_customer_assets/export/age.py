@@ -29,7 +29,8 @@ from stripe_customer_assets.export.errors import (
 )
 from stripe_customer_assets.export.plan import Plan, PlanEntry
 from stripe_customer_assets.mirror.cursor import read_cursor
-from stripe_customer_assets.mirror.table import cursor_table
+from stripe_customer_assets.mirror.migrate import lacks_account
+from stripe_customer_assets.mirror.table import DEFAULT_ACCOUNT, cursor_table
 from stripe_customer_assets.stripe_api import StripeAccessError, StripeApi, StripeRequestError
 from stripe_customer_assets.warehouse import Warehouse
 from stripe_customer_assets.warehouse.ddl import table_exists
@@ -45,12 +46,16 @@ def stripe_now(api: StripeApi) -> dt.datetime:
     return api.now()
 
 
-def mirror_stripe_time(warehouse: Warehouse, mirror_schema: str, config: ExportConfig) -> dt.datetime:
-    """Stripe's clock at the mirror's last refresh (a lower bound), read from the warehouse."""
+def mirror_stripe_time(
+    warehouse: Warehouse, mirror_schema: str, config: ExportConfig, account: str = DEFAULT_ACCOUNT
+) -> dt.datetime:
+    """Stripe's clock at the last refresh of ``account``'s mirror (a lower bound), read from
+    the warehouse (a cursor table made before accounts: its one cursor)."""
     with warehouse.begin() as conn:
+        table = cursor_table(mirror_schema)
         cursor = (
-            read_cursor(conn, mirror_schema)
-            if table_exists(conn, cursor_table(mirror_schema))
+            read_cursor(conn, mirror_schema, None if lacks_account(conn, table) else account)
+            if table_exists(conn, table)
             else None
         )
     if cursor is None or cursor.event_created is None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from stripe_customer_assets.mirror.sync import MirrorResult
+from stripe_customer_assets.mirror.table import DEFAULT_ACCOUNT
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,4 +61,6 @@ def mirror_metadata(result: MirrorResult, schema: str) -> dict[str, Any]:
         "customers_per_s": round((result.listed or result.events) / seconds, 1),
         "dagster/row_count": result.row_count,
         "dagster/table_name": f"{schema}.customers",
+        # Several accounts share the table: whose rows this refresh wrote (and counted).
+        **({"account": result.account} if result.account != DEFAULT_ACCOUNT else {}),
     }

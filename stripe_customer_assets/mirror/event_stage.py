@@ -1,6 +1,6 @@
 """Staging ``GET /v1/events``: customer events streamed page by page into the warehouse.
 
-The page text goes to ``<schema>.customers_events_stage`` as Stripe sent it and the
+The page text goes to ``<schema>.customers_events_stage`` (one per account) as Stripe sent it and the
 warehouse takes each event apart in SQL, so memory stays bounded however long the backlog.
 What the staged events mean for the mirror (which to apply, which customers to read back)
 is ``feed.py``'s.
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import Connection
 
 from stripe_customer_assets.mirror.events import CUSTOMER_EVENT_TYPES, PAGE_SIZE
-from stripe_customer_assets.mirror.table import pg_jsonb
+from stripe_customer_assets.mirror.table import DEFAULT_ACCOUNT, account_suffix, pg_jsonb
 from stripe_customer_assets.mirror.versions import normalized_text, same_shape
 from stripe_customer_assets.stripe_api import StripeApi
 from stripe_customer_assets.warehouse import Warehouse, staged_arrow
@@ -52,8 +52,9 @@ def _with_normalized(event: dict[str, Any], pinned: str) -> dict[str, Any]:
     return {**event, NORMALIZED_KEY: json.loads(text)} if text is not None else event
 
 
-def stage_table(schema: str) -> Table:
-    return qualified(schema, "customers_events_stage")
+def stage_table(schema: str, account: str = DEFAULT_ACCOUNT) -> Table:
+    """An account's own stage: refreshes of several accounts may stage at the same time."""
+    return qualified(schema, f"customers_events_stage{account_suffix(account)}")
 
 
 @dataclass
@@ -79,11 +80,11 @@ class EventStage:
     rare duplicate is dropped by ``finish``).
     """
 
-    def __init__(self, warehouse: Warehouse, schema: str, pinned: str):
+    def __init__(self, warehouse: Warehouse, schema: str, pinned: str, account: str = DEFAULT_ACCOUNT):
         self.warehouse = warehouse
         self.schema = schema
         self.pinned = pinned  # the API version lists and retrieves are rendered in
-        self.table = stage_table(schema)
+        self.table = stage_table(schema, account)
         self._bodies: list[str] = []
         self._bytes = 0
         with warehouse.begin() as conn:

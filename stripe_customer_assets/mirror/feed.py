@@ -45,11 +45,15 @@ from stripe_customer_assets.mirror.store import (
     count_changes,
     merge,
 )
+from stripe_customer_assets.mirror.migrate import add_account
 from stripe_customer_assets.mirror.table import (
+    DEFAULT_ACCOUNT,
     VERSION_COLUMNS,
+    account_suffix,
     customer_columns_sql,
     customers_table,
     json_items_sql,
+    sql_literal,
 )
 from stripe_customer_assets.stripe_api import StripeApi, StripeRequestError
 from stripe_customer_assets.warehouse import Warehouse
@@ -63,31 +67,48 @@ def window_table(schema: str) -> Table:
     return qualified(schema, "customers_cursor_events")
 
 
-def ensure_window_table(conn: Connection, schema: str) -> None:
-    ensure_table(
-        conn, window_table(schema), "event_id VARCHAR PRIMARY KEY, customer_id VARCHAR NOT NULL, created BIGINT NOT NULL"
+_WINDOW_COLUMNS = (
+    "account VARCHAR NOT NULL, event_id VARCHAR NOT NULL, customer_id VARCHAR NOT NULL, created BIGINT NOT NULL,"
+    " PRIMARY KEY (account, event_id)"
+)
+
+
+def ensure_window_table(conn: Connection, schema: str, account: str = DEFAULT_ACCOUNT) -> None:
+    """The applied events of every account (made before accounts: its rows become ``account``'s)."""
+    ensure_table(conn, window_table(schema), _WINDOW_COLUMNS)
+    add_account(
+        conn,
+        window_table(schema),
+        account,
+        ["event_id"],
+        lambda c, t: c.exec_driver_sql(f"CREATE TABLE {t} ({_WINDOW_COLUMNS})"),
     )
 
 
-def _source_table(schema: str) -> Table:
+def _source_table(schema: str, account: str) -> Table:
     """Scratch: the customers an incremental run writes, on DuckDB (``write_states``)."""
-    return qualified(schema, "customers_events_source")
+    return qualified(schema, f"customers_events_source{account_suffix(account)}")
+
+
+def _applied_sql(schema: str, account: str) -> str:
+    """``account``'s applied events and markers (of the shared window table)."""
+    return f"(SELECT * FROM {window_table(schema)} WHERE account = {sql_literal(account)})"
 
 
 def _ts(seconds: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
 
 
-def _decisions_sql(schema: str, *, with_window: bool) -> str:
+def _decisions_sql(schema: str, account: str, *, with_window: bool) -> str:
     """Per customer with an event not applied yet: its newest second and what it holds.
 
     Columns: customer_id, n_top (events and markers in the newest second), n_new (of
     them not applied), event_id (one of them). ``with_window=False`` ignores what was
     applied before (a full scan replaces it).
     """
-    stage = stage_table(schema)
+    stage = stage_table(schema, account)
     applied = (
-        f"SELECT event_id, customer_id, created, 1 AS applied FROM {window_table(schema)}"
+        f"SELECT event_id, customer_id, created, 1 AS applied FROM {_applied_sql(schema, account)} AS w"
         if with_window
         else "SELECT CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS BIGINT), 1 WHERE 1 = 0"
     )
@@ -105,16 +126,16 @@ def _decisions_sql(schema: str, *, with_window: bool) -> str:
     )
 
 
-def to_retrieve(conn: Connection, schema: str, *, with_window: bool) -> list[str]:
+def to_retrieve(conn: Connection, schema: str, account: str, *, with_window: bool) -> list[str]:
     """Customers whose newest second holds several events, one of them new."""
     rows = conn.exec_driver_sql(
-        f"SELECT customer_id FROM ({_decisions_sql(schema, with_window=with_window)}) AS d "
+        f"SELECT customer_id FROM ({_decisions_sql(schema, account, with_window=with_window)}) AS d "
         "WHERE n_new > 0 AND n_top > 1 ORDER BY customer_id"
     ).all()
     return [row[0] for row in rows]
 
 
-def staged_customers(conn: Connection, schema: str) -> list[str]:
+def staged_customers(conn: Connection, schema: str, account: str) -> list[str]:
     """Every customer with an event in the stage (a full scan's replayed events).
 
     A full scan reads them back instead of applying their events: the scan may have listed
@@ -122,7 +143,8 @@ def staged_customers(conn: Connection, schema: str) -> list[str]:
     event of that change coming after the replay was fetched), and an event's object would
     then put an older state back.
     """
-    rows = conn.exec_driver_sql(f"SELECT DISTINCT customer_id FROM {stage_table(schema)} ORDER BY customer_id").all()
+    stage = stage_table(schema, account)
+    rows = conn.exec_driver_sql(f"SELECT DISTINCT customer_id FROM {stage} ORDER BY customer_id").all()
     return [row[0] for row in rows]
 
 
@@ -135,7 +157,9 @@ class Retrieved:
     as_of: dict[str, int] = field(default_factory=dict)  # last second each one includes
 
 
-def retrieve_customers(api: StripeApi, warehouse: Warehouse, schema: str, ids: Iterable[str]) -> Retrieved:
+def retrieve_customers(
+    api: StripeApi, warehouse: Warehouse, schema: str, ids: Iterable[str], account: str = DEFAULT_ACCOUNT
+) -> Retrieved:
     """``GET /v1/customers/{id}`` for each of ``ids``; a deleted customer keeps its last JSON.
 
     Stripe answers a deleted customer with ``{"id", "object", "deleted": true}``: the row
@@ -157,7 +181,7 @@ def retrieve_customers(api: StripeApi, warehouse: Warehouse, schema: str, ids: I
             with warehouse.begin() as conn:
                 row = conn.execute(
                     sa.text(
-                        f"SELECT obj, created, type, api_version, obj_normalized FROM {stage_table(schema)} "
+                        f"SELECT obj, created, type, api_version, obj_normalized FROM {stage_table(schema, account)} "
                         "WHERE customer_id = :id "
                         "ORDER BY CASE WHEN type = 'customer.deleted' THEN 0 ELSE 1 END, created DESC LIMIT 1"
                     ),
@@ -173,7 +197,9 @@ def retrieve_customers(api: StripeApi, warehouse: Warehouse, schema: str, ids: I
     return out
 
 
-def source_relation(conn: Connection, schema: str, retrieved: Retrieved, *, with_window: bool) -> tuple[str, int]:
+def source_relation(
+    conn: Connection, schema: str, account: str, retrieved: Retrieved, *, with_window: bool
+) -> tuple[str, int]:
     """Each customer's state to write, as a relation ``merge`` reads (not materialized).
 
     The one new event of customers whose newest second holds just it, and the customers
@@ -206,7 +232,7 @@ def source_relation(conn: Connection, schema: str, retrieved: Retrieved, *, with
         f"SELECT s.obj AS c, s.type = 'customer.deleted' AS deleted,"
         f" CASE WHEN s.type = 'customer.deleted' THEN {_to_timestamp(dialect, 's.created')} END AS deleted_at,"
         " s.api_version, s.obj_normalized AS raw_normalized"
-        f" FROM {stage_table(schema)} AS s JOIN ({_decisions_sql(schema, with_window=with_window)}) AS d"
+        f" FROM {stage_table(schema, account)} AS s JOIN ({_decisions_sql(schema, account, with_window=with_window)}) AS d"
         f" ON d.event_id = s.event_id WHERE d.n_top = 1 AND d.n_new = 1{not_read_back}"
     )
     rows = int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM ({picked}) AS p").scalar() or 0)
@@ -217,14 +243,14 @@ def source_relation(conn: Connection, schema: str, retrieved: Retrieved, *, with
     return f"({customer_columns_sql(dialect, items, [*extra, 'raw_normalized'])})", rows
 
 
-def made_by_sql(schema: str) -> str:
+def made_by_sql(schema: str, account: str = DEFAULT_ACCOUNT) -> str:
     """(id, event_id, event_created, changed_fields) of the customers an incremental run
     writes from one event's object (the customers it reads back are the others), for the
     change history (``history.py``). Read before ``record_applied`` (which makes the
     events applied)."""
     return (
         "(SELECT s.customer_id AS id, s.event_id, s.created AS event_created, s.changed AS changed_fields"
-        f" FROM {stage_table(schema)} AS s JOIN ({_decisions_sql(schema, with_window=True)}) AS d"
+        f" FROM {stage_table(schema, account)} AS s JOIN ({_decisions_sql(schema, account, with_window=True)}) AS d"
         " ON d.event_id = s.event_id WHERE d.n_top = 1 AND d.n_new = 1)"
     )
 
@@ -236,7 +262,7 @@ def _to_timestamp(dialect: str, seconds: str) -> str:
 
 
 def record_applied(
-    conn: Connection, schema: str, watermark: int, retrieved: Retrieved, *, with_window: bool
+    conn: Connection, schema: str, account: str, watermark: int, retrieved: Retrieved, *, with_window: bool
 ) -> None:
     """Remember the staged events and read-back markers at or after ``watermark``.
 
@@ -245,40 +271,46 @@ def record_applied(
     """
     window = window_table(schema)
     if not with_window:
-        conn.exec_driver_sql(f"DELETE FROM {window}")
+        conn.execute(sa.text(f"DELETE FROM {window} WHERE account = :account"), {"account": account})
     conn.execute(
         sa.text(
-            f"INSERT INTO {window} (event_id, customer_id, created) "
-            f"SELECT s.event_id, s.customer_id, s.created FROM {stage_table(schema)} AS s "
-            f"WHERE s.created >= :w AND NOT EXISTS (SELECT 1 FROM {window} AS a WHERE a.event_id = s.event_id)"
+            f"INSERT INTO {window} (account, event_id, customer_id, created) "
+            f"SELECT :account, s.event_id, s.customer_id, s.created FROM {stage_table(schema, account)} AS s "
+            f"WHERE s.created >= :w AND NOT EXISTS (SELECT 1 FROM {window} AS a"
+            " WHERE a.account = :account AND a.event_id = s.event_id)"
         ),
-        {"w": watermark},
+        {"w": watermark, "account": account},
     )
     markers = [(f"{_RETRIEVED}{cid}:{sec}", cid, sec) for cid, sec in retrieved.as_of.items() if sec >= watermark]
     if markers:
         conn.execute(
             sa.text(
-                f"INSERT INTO {window} (event_id, customer_id, created) VALUES (:e, :c, :s) "
-                "ON CONFLICT (event_id) DO NOTHING"
+                f"INSERT INTO {window} (account, event_id, customer_id, created) VALUES (:a, :e, :c, :s) "
+                "ON CONFLICT (account, event_id) DO NOTHING"
             ),
-            [{"e": event_id, "c": cid, "s": sec} for event_id, cid, sec in markers],
+            [{"a": account, "e": event_id, "c": cid, "s": sec} for event_id, cid, sec in markers],
         )
-    conn.execute(sa.text(f"DELETE FROM {window} WHERE created < :w"), {"w": watermark})
+    conn.execute(
+        sa.text(f"DELETE FROM {window} WHERE account = :account AND created < :w"),
+        {"w": watermark, "account": account},
+    )
 
 
-def new_events(conn: Connection, schema: str, *, with_window: bool) -> tuple[int, int]:
+def new_events(conn: Connection, schema: str, account: str, *, with_window: bool) -> tuple[int, int]:
     """(staged events, of them not applied before)."""
-    staged = int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {stage_table(schema)}").scalar() or 0)
+    staged = int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {stage_table(schema, account)}").scalar() or 0)
     if not with_window:
         return staged, staged
     new = conn.exec_driver_sql(
-        f"SELECT COUNT(*) FROM {stage_table(schema)} AS s WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {window_table(schema)} AS a WHERE a.event_id = s.event_id)"
+        f"SELECT COUNT(*) FROM {stage_table(schema, account)} AS s WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {_applied_sql(schema, account)} AS a WHERE a.event_id = s.event_id)"
     ).scalar()
     return staged, int(new or 0)
 
 
-def write_states(conn: Connection, schema: str, source: str, version: int, now: dt.datetime) -> MergeCounts:
+def write_states(
+    conn: Connection, schema: str, source: str, version: int, now: dt.datetime, account: str = DEFAULT_ACCOUNT
+) -> MergeCounts:
     """``merge`` the customers of ``source`` into the mirror, in bounded memory on DuckDB.
 
     DuckDB holds every row an ``INSERT .. ON CONFLICT DO UPDATE`` (or an ``UPDATE``) touches
@@ -288,23 +320,27 @@ def write_states(conn: Connection, schema: str, source: str, version: int, now: 
     same rows as ``merge`` leaves, in one transaction. PostgreSQL uses ``merge`` itself.
     """
     if conn.dialect.name != "duckdb":
-        return merge(conn, schema, source, version, now)
+        return merge(conn, schema, source, version, now, account)
     target = customers_table(schema)
-    scratch = _source_table(schema)
+    scratch = _source_table(schema, account)
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {scratch}")
     conn.exec_driver_sql(f"CREATE TABLE {scratch} AS SELECT * FROM {source} AS src")
-    counts = count_changes(conn, target, scratch)
-    conn.exec_driver_sql(
-        f"DELETE FROM {target} WHERE id IN (SELECT s.id FROM {scratch} s JOIN {target} t ON t.id = s.id "
-        f"WHERE {content_sql('t')} IS DISTINCT FROM {content_sql('s')} OR t.deleted IS DISTINCT FROM s.deleted)"
+    counts = count_changes(conn, target, scratch, account)
+    conn.execute(
+        sa.text(
+            f"DELETE FROM {target} WHERE account = :account AND id IN (SELECT s.id FROM {scratch} s"
+            f" JOIN {target} t ON t.account = :account AND t.id = s.id"
+            f" WHERE {content_sql('t')} IS DISTINCT FROM {content_sql('s')} OR t.deleted IS DISTINCT FROM s.deleted)"
+        ),
+        {"account": account},
     )
     cols = ", ".join(quote_ident(c) for c in SOURCE_COLUMNS + VERSION_COLUMNS)
     conn.execute(
         sa.text(
-            f"INSERT INTO {target} ({cols}, synced_at, mirror_version) SELECT {cols}, :now, :version "
-            f"FROM {scratch} AS s WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE t.id = s.id)"
+            f"INSERT INTO {target} (account, {cols}, synced_at, mirror_version) SELECT :account, {cols}, :now, :version "
+            f"FROM {scratch} AS s WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE t.account = :account AND t.id = s.id)"
         ),
-        {"now": now, "version": version},
+        {"now": now, "version": version, "account": account},
     )
     conn.exec_driver_sql(f"DROP TABLE {scratch}")
     return counts

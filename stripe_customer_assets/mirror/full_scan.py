@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from stripe_customer_assets.mirror.cursor import Cursor, read_cursor
+from stripe_customer_assets.mirror.cursor import Cursor, latest_version, lock_commit
 from stripe_customer_assets.mirror.event_stage import EventStage
 from stripe_customer_assets.mirror.events import CUSTOMER_EVENT_TYPES, newest_event
 from stripe_customer_assets.mirror.feed import (
@@ -40,7 +40,12 @@ from stripe_customer_assets.mirror.result import MirrorResult, commit_cursor
 from stripe_customer_assets.mirror.scan import PAGE_SIZE, scan_customers
 from stripe_customer_assets.mirror.scan_writer import ScanWriter
 from stripe_customer_assets.mirror.store import MergeCounts, mark_missing_deleted, merge
-from stripe_customer_assets.mirror.table import customers_table, ensure_customers_index
+from stripe_customer_assets.mirror.table import (
+    DEFAULT_ACCOUNT,
+    account_suffix,
+    customers_table,
+    ensure_customers_index,
+)
 from stripe_customer_assets.mirror.test_clocks import scan_test_clocks
 from stripe_customer_assets.stripe_api import StripeApi
 from stripe_customer_assets.stripe_api.client import Reply
@@ -53,9 +58,10 @@ from stripe_customer_assets.warehouse.names import Table, qualified, quote_ident
 CURSOR_MARGIN_S = 1
 
 
-def scan_table(schema: str) -> Table:
-    """Where a full scan writes what it lists, before the merge into the mirror."""
-    return qualified(schema, "customers_scan")
+def scan_table(schema: str, account: str = DEFAULT_ACCOUNT) -> Table:
+    """Where a full scan writes what it lists, before the merge into the mirror (one table
+    per account: full scans of several accounts may run at the same time)."""
+    return qualified(schema, f"customers_scan{account_suffix(account)}")
 
 
 def _now() -> dt.datetime:
@@ -111,19 +117,22 @@ def full_scan_run(
     *,
     cursor: Cursor | None = None,
     guard: tuple[DeleteGuard, bool] = (DeleteGuard(), False),
+    account: str = DEFAULT_ACCOUNT,
 ) -> MirrorResult:
-    """``cursor``: the mirror's cursor as read by this refresh (it holds the mirror);
-    ``guard``: the delete guard and whether a full refresh was asked for."""
-    result = MirrorResult(mode="full", reason=reason)
-    scan = scan_table(schema)
+    """``cursor``: the account's cursor as read by this refresh (it holds the account's
+    refresh lock); ``guard``: the delete guard and whether a full refresh was asked for."""
+    result = MirrorResult(mode="full", reason=reason, account=account)
+    scan = scan_table(schema, account)
     started = time.monotonic()
     keyed = not warehouse.is_duckdb  # DuckDB: the key is added once the rows are in
-    # Scanned rows carry the version this run will commit; the commit checks it still is.
-    version = (cursor.mirror_version if cursor else 0) + 1
+    # Scanned rows carry the version this run expects to commit (the next of the sequence
+    # shared by the accounts); the commit allocates the version and checks it still is.
+    with warehouse.begin() as conn:
+        version = latest_version(conn, schema) + 1
     # The cursor is the newest customer event when the scan starts, fetched alongside the
     # first list requests (see ``_window_events``); without Stripe's clock it is fetched
     # before listing starts instead.
-    writer = ScanWriter(warehouse, scan, version, _now(), keyed=keyed, api_version=api.api_version)
+    writer = ScanWriter(warehouse, scan, version, _now(), keyed=keyed, api_version=api.api_version, account=account)
     helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mirror-cursor")
     newest = helper.submit(api.get, "/v1/events", limit=PAGE_SIZE, types=CUSTOMER_EVENT_TYPES)
     clock: dict[str, float] = {}
@@ -157,19 +166,27 @@ def full_scan_run(
     result.timings["scan_cpu_s"] = result.scan.cpu_s
     # The cursor: a watermark the scan covers (events before it happened before every read)
     # and the events since, their customers read back and the events remembered as applied.
-    stage = EventStage(warehouse, schema, api.api_version)
+    stage = EventStage(warehouse, schema, api.api_version, account)
     stage.add_events(replay)
     stage.finish()
     # The replayed customers are read back (``staged_customers``): an event's object could
     # be older than what the scan listed (a change or a deletion during the scan).
-    ambiguous = bounded(warehouse, lambda conn: staged_customers(conn, schema))
-    retrieved = retrieve_customers(api, warehouse, schema, ambiguous)
+    ambiguous = bounded(warehouse, lambda conn: staged_customers(conn, schema, account))
+    retrieved = retrieve_customers(api, warehouse, schema, ambiguous, account)
     result.retrieved = len(ambiguous)
     if before_commit:
         before_commit()
     clocks_listed = result.test_clocks is not None and result.test_clocks.complete
     try:  # too many deletes: stop before committing, and leave no working table behind
-        guard_full_scan(warehouse, schema, scan, guard[0], full_refresh=guard[1], keep_test_clocks=not clocks_listed)
+        guard_full_scan(
+            warehouse,
+            schema,
+            scan,
+            guard[0],
+            full_refresh=guard[1],
+            keep_test_clocks=not clocks_listed,
+            account=account,
+        )
     except MassDeleteRefused:
         with warehouse.begin() as conn:
             stage.drop(conn)
@@ -178,28 +195,33 @@ def full_scan_run(
     now = _now()
     stripe_now = api.now()  # versions are dated on Stripe's clock, as its events are
     with warehouse.begin() as conn:
-        current = read_cursor(conn, schema)
         if not keyed:
             _drop_duplicates(conn, scan)
-        if (current.mirror_version if current else 0) + 1 == version and _mirror_is_empty(conn, schema):
+        # The version is allocated here, under the commit lock the accounts share, so
+        # versions become visible in order (``cursor.lock_commit``).
+        lock_commit(conn, schema)
+        allocated = latest_version(conn, schema) + 1
+        if allocated == version and _mirror_is_empty(conn, schema):
             # First load: the scan table, written while listing, becomes the mirror.
             counts = MergeCounts(inserted=int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {scan}").scalar() or 0))
             _replace_mirror(conn, schema, scan, add_key=not keyed)
         else:
-            version = (current.mirror_version if current else 0) + 1
-            counts = merge(conn, schema, scan, version, now)
+            version = allocated
+            counts = merge(conn, schema, scan, version, now, account)
             counts.deleted += mark_missing_deleted(
-                conn, schema, scan, version, now, keep_test_clocks=not clocks_listed
+                conn, schema, scan, version, now, keep_test_clocks=not clocks_listed, account=account
             )
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {scan}")
-        source, rows = source_relation(conn, schema, retrieved, with_window=False)
+        source, rows = source_relation(conn, schema, account, retrieved, with_window=False)
         if rows:
-            counts += write_states(conn, schema, source, version, now)
-        record_versions(conn, schema, version, stripe_now, None, FULL_SCAN)
-        record_applied(conn, schema, watermark, retrieved, with_window=False)
+            counts += write_states(conn, schema, source, version, now, account)
+        record_versions(conn, schema, version, stripe_now, None, FULL_SCAN, account)
+        record_applied(conn, schema, account, watermark, retrieved, with_window=False)
         stage.drop(conn)
         event_id = start_event["id"] if start_event else None
-        commit_cursor(conn, schema, result, event_id=event_id, watermark=watermark, version=version, now=now)
+        commit_cursor(
+            conn, schema, result, event_id=event_id, watermark=watermark, version=version, now=now, account=account
+        )
     result.timings["commit_s"] = time.monotonic() - committing
     result.inserted, result.updated, result.deleted = counts.inserted, counts.updated, counts.deleted
     return result
@@ -216,14 +238,14 @@ def _drop_duplicates(conn: Connection, table: str) -> None:
         conn.exec_driver_sql(f"DELETE FROM {table} WHERE rowid NOT IN (SELECT MIN(rowid) FROM {table} GROUP BY id)")
 
 
-def _replace_mirror(conn: Connection, schema: str, scan: str, *, add_key: bool) -> None:
+def _replace_mirror(conn: Connection, schema: str, scan: Table, *, add_key: bool) -> None:
     """Make the scan table the (empty) mirror: a rename, not a copy of every row."""
     conn.exec_driver_sql(f"DROP TABLE {customers_table(schema)}")
     if add_key:
-        conn.exec_driver_sql(f"ALTER TABLE {scan} ADD PRIMARY KEY (id)")
+        conn.exec_driver_sql(f"ALTER TABLE {scan} ADD PRIMARY KEY (account, id)")
     conn.exec_driver_sql(f"ALTER TABLE {scan} RENAME TO {quote_ident('customers')}")
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(
-            f"ALTER INDEX IF EXISTS {qualified(schema, 'customers_scan_pkey')} RENAME TO {quote_ident('customers_pkey')}"
+            f"ALTER INDEX IF EXISTS {qualified(schema, scan.name + '_pkey')} RENAME TO {quote_ident('customers_pkey')}"
         )
     ensure_customers_index(conn, schema)

@@ -6,7 +6,7 @@ two set-based statements (``record_versions``), so the history is exactly the mi
 successive states: nothing a commit wrote is missing, and since the mirror never puts an
 older state back (``feed.py``), a late event never makes a version out of order.
 
-Columns: id, mirror_version (the commit), valid_from, valid_to (NULL for the current
+Columns: account, id, mirror_version (the commit), valid_from, valid_to (NULL for the current
 version), event_id (the event whose object made it; ``retrieve`` when the customer was read
 back from Stripe because one second held several events; ``full_scan`` when a full scan
 found it; ``mirror`` for the state a customer had in the mirror when the history was
@@ -31,13 +31,15 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from stripe_customer_assets.mirror.migrate import add_account
 from stripe_customer_assets.mirror.table import (
     CUSTOMER_COLUMNS,
+    DEFAULT_ACCOUNT,
     customer_columns_ddl,
     customers_table,
 )
 from stripe_customer_assets.values import env_whole_number
-from stripe_customer_assets.warehouse.ddl import ensure, table_exists
+from stripe_customer_assets.warehouse.ddl import ensure, lock_ddl, table_exists
 from stripe_customer_assets.warehouse.names import Table, qualified, quote_ident
 
 HISTORY_DAYS_ENV = "STRIPE_HISTORY_DAYS"
@@ -64,16 +66,14 @@ def history_days() -> int:
     )
 
 
-def ensure_history_table(conn: Connection, schema: str) -> None:
-    table = history_table(schema)
-    if table_exists(conn, table):
-        return
+def _create(conn: Connection, table: str) -> None:
     json_type = "JSONB" if conn.dialect.name == "postgresql" else "JSON"
     # DuckDB: no key (an ART index adds to every write and checkpoint); one version per
     # customer and commit holds by construction.
-    key = ", PRIMARY KEY (id, mirror_version)" if conn.dialect.name == "postgresql" else ""
+    key = ", PRIMARY KEY (account, id, mirror_version)" if conn.dialect.name == "postgresql" else ""
     conn.exec_driver_sql(
         f"""CREATE TABLE IF NOT EXISTS {table} (
+            account VARCHAR NOT NULL,
             id VARCHAR NOT NULL,
             mirror_version BIGINT NOT NULL,
             valid_from TIMESTAMPTZ NOT NULL,
@@ -86,16 +86,28 @@ def ensure_history_table(conn: Connection, schema: str) -> None:
             deleted_at TIMESTAMPTZ{key}
         )"""
     )
+
+
+def ensure_history_table(conn: Connection, schema: str, account: str = DEFAULT_ACCOUNT) -> None:
+    """The history; one made before accounts gets ``account`` (its rows ``account``'s)."""
+    table = history_table(schema)
+    if not table_exists(conn, table):
+        lock_ddl(conn)  # refreshes of other accounts may be making it at this moment
+    if table_exists(conn, table):
+        key = ["id", "mirror_version"] if conn.dialect.name == "postgresql" else None
+        add_account(conn, table, account, key, _create)
+        return
+    _create(conn, table)
     # A mirror kept before the history existed: each customer's state now is its first version.
     cols = ", ".join(quote_ident(c) for c in _CONTENT)
     conn.exec_driver_sql(
-        f"INSERT INTO {table} (id, mirror_version, valid_from, valid_to, event_id, changed_fields, {cols}) "
-        f"SELECT id, mirror_version, synced_at, NULL, '{EXISTING}', NULL, {cols} FROM {customers_table(schema)}"
+        f"INSERT INTO {table} (account, id, mirror_version, valid_from, valid_to, event_id, changed_fields, {cols}) "
+        f"SELECT account, id, mirror_version, synced_at, NULL, '{EXISTING}', NULL, {cols} FROM {customers_table(schema)}"
     )
     if conn.dialect.name == "postgresql":
         ensure(
             conn,
-            f"CREATE INDEX IF NOT EXISTS customers_history_current ON {table} (id) WHERE valid_to IS NULL",
+            f"CREATE INDEX IF NOT EXISTS customers_history_current ON {table} (account, id) WHERE valid_to IS NULL",
             schema,
             "customers_history_current",
         )
@@ -121,6 +133,7 @@ def record_versions(
     at: dt.datetime,
     made_by: str | None,
     default_event: str,
+    account: str = DEFAULT_ACCOUNT,
 ) -> None:
     """Add a version for each customer the commit ``version`` changed; close their previous one.
 
@@ -152,29 +165,29 @@ def record_versions(
     )
     conn.execute(
         sa.text(
-            f"INSERT INTO {table} (id, mirror_version, valid_from, valid_to, event_id, changed_fields, {cols}) "
-            f"SELECT m.id, :version, CASE WHEN p.valid_from > {start} THEN p.valid_from ELSE {start} END,"
+            f"INSERT INTO {table} (account, id, mirror_version, valid_from, valid_to, event_id, changed_fields, {cols}) "
+            f"SELECT m.account, m.id, :version, CASE WHEN p.valid_from > {start} THEN p.valid_from ELSE {start} END,"
             f" CAST(NULL AS TIMESTAMPTZ), COALESCE(s.event_id, :default_event), {changed}, {picked}"
-            f" FROM (SELECT * FROM {mirror} WHERE mirror_version = :version) AS m"
+            f" FROM (SELECT * FROM {mirror} WHERE account = :account AND mirror_version = :version) AS m"
             # The current versions of just the changed customers (not a join with all of them).
-            f" LEFT JOIN (SELECT * FROM {table} WHERE valid_to IS NULL AND id IN"
-            f" (SELECT id FROM {mirror} WHERE mirror_version = :version)) AS p ON p.id = m.id"
+            f" LEFT JOIN (SELECT * FROM {table} WHERE account = :account AND valid_to IS NULL AND id IN"
+            f" (SELECT id FROM {mirror} WHERE account = :account AND mirror_version = :version)) AS p ON p.id = m.id"
             f" LEFT JOIN {source} AS s ON s.id = m.id"
         ),
-        {"version": version, "now": at, "default_event": default_event},
+        {"version": version, "now": at, "default_event": default_event, "account": account},
     )
     conn.execute(
         sa.text(
             f"UPDATE {table} SET valid_to = (SELECT n.valid_from FROM {table} AS n"
-            f" WHERE n.id = {table}.id AND n.mirror_version = :version)"
-            f" WHERE valid_to IS NULL AND mirror_version < :version"
-            f" AND id IN (SELECT n.id FROM {table} AS n WHERE n.mirror_version = :version)"
+            f" WHERE n.account = :account AND n.id = {table}.id AND n.mirror_version = :version)"
+            f" WHERE account = :account AND valid_to IS NULL AND mirror_version < :version"
+            f" AND id IN (SELECT n.id FROM {table} AS n WHERE n.account = :account AND n.mirror_version = :version)"
         ),
-        {"version": version},
+        {"version": version, "account": account},
     )
     days = history_days()
     if days:
         conn.execute(
-            sa.text(f"DELETE FROM {table} WHERE valid_to IS NOT NULL AND valid_to < :cutoff"),
-            {"cutoff": at - dt.timedelta(days=days)},
+            sa.text(f"DELETE FROM {table} WHERE account = :account AND valid_to IS NOT NULL AND valid_to < :cutoff"),
+            {"cutoff": at - dt.timedelta(days=days), "account": account},
         )

@@ -32,7 +32,8 @@ from dataclasses import dataclass, replace
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from stripe_customer_assets.mirror.table import cursor_table, customers_table
+from stripe_customer_assets.mirror.migrate import add_account, lacks_account
+from stripe_customer_assets.mirror.table import DEFAULT_ACCOUNT, cursor_table, customers_table
 from stripe_customer_assets.stripe_api import StripeAccessError, StripeApi, StripeRequestError
 from stripe_customer_assets.warehouse import Warehouse
 from stripe_customer_assets.warehouse.ddl import ensure_table, table_exists
@@ -66,50 +67,105 @@ def identity_table(schema: str) -> Table:
     return qualified(schema, "mirror_identity")
 
 
-def _ensure_table(conn: Connection, schema: str) -> None:
-    # Race-free on PostgreSQL (``warehouse/ddl.py``): a pipeline may be creating the same
-    # schema at this moment on a fresh warehouse.
-    ensure_table(
-        conn,
-        identity_table(schema),
-        """
-        name VARCHAR PRIMARY KEY,
+_COLUMNS = """
+        account VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
         account_id VARCHAR,
         mode VARCHAR,
         account_source VARCHAR,
         key_fingerprint VARCHAR,
         salt VARCHAR,
-        recorded_at TIMESTAMPTZ
-        """,
+        recorded_at TIMESTAMPTZ,
+        PRIMARY KEY (account, name)
+        """
+
+
+def _ensure_table(conn: Connection, schema: str, account: str) -> None:
+    # Race-free on PostgreSQL (``warehouse/ddl.py``): a pipeline may be creating the same
+    # schema at this moment on a fresh warehouse. A table made before accounts: its one row
+    # becomes ``account``'s.
+    ensure_table(conn, identity_table(schema), _COLUMNS)
+    migrate_identity(conn, schema, account)
+
+
+def migrate_identity(conn: Connection, schema: str, account: str) -> None:
+    """A record made before accounts becomes ``account``'s (no-op otherwise)."""
+    add_account(
+        conn,
+        identity_table(schema),
+        account,
+        ["name"],
+        lambda c, t: c.exec_driver_sql(f"CREATE TABLE {t} ({_COLUMNS})"),
     )
 
 
-def read_identity(conn: Connection, schema: str) -> Identity | None:
-    """The recorded identity of the mirror in ``schema`` (None: none recorded)."""
-    if not table_exists(conn, identity_table(schema)):
+def _scope(conn: Connection, table: Table, alias: str = "") -> str:
+    """`` AND account = :account``, unless ``table`` was made before accounts (then its rows
+    are the one account it held, whichever account the run is for)."""
+    return "" if lacks_account(conn, table) else f" AND {alias}account = :account"
+
+
+def read_identity(conn: Connection, schema: str, account: str = DEFAULT_ACCOUNT) -> Identity | None:
+    """The recorded identity of ``account``'s mirror in ``schema`` (None: none recorded)."""
+    table = identity_table(schema)
+    if not table_exists(conn, table):
         return None
     row = conn.execute(
         sa.text(
             f"SELECT account_id, mode, account_source, key_fingerprint, salt "
-            f"FROM {identity_table(schema)} WHERE name = :name"
+            f"FROM {table} WHERE name = :name{_scope(conn, table)}"
         ),
-        {"name": IDENTITY_NAME},
+        {"name": IDENTITY_NAME, "account": account},
     ).first()
     return None if row is None else Identity(row[0], row[1], row[2], row[3], row[4])
 
 
-def write_identity(conn: Connection, schema: str, identity: Identity, now: dt.datetime) -> None:
-    _ensure_table(conn, schema)
+def holder_of(conn: Connection, schema: str, account: str, account_id: str | None) -> str | None:
+    """Another account key under which the mirror in ``schema`` holds the Stripe account
+    ``account_id`` (None: no other)."""
+    table = identity_table(schema)
+    if account_id is None or not table_exists(conn, table) or lacks_account(conn, table):
+        return None
+    return conn.execute(
+        sa.text(
+            f"SELECT account FROM {table} WHERE account_id = :id AND account <> :account ORDER BY account LIMIT 1"
+        ),
+        {"id": account_id, "account": account},
+    ).scalar()
+
+
+def duplicate_refusal(schema: str, account: str, other: str, account_id: str) -> str:
+    return (
+        f"The account key '{account}' reaches Stripe account {account_id}, which the Stripe mirror "
+        f"in schema '{schema}' already holds under the account key '{other}'. Refusing to mirror "
+        "it twice: nothing was read from Stripe's customers or written. Configure each Stripe "
+        f"account once (remove '{account}' or '{other}' from the accounts file, or point it at "
+        "another account's key)."
+    )
+
+
+def write_identity(
+    conn: Connection, schema: str, identity: Identity, now: dt.datetime, account: str = DEFAULT_ACCOUNT
+) -> None:
+    _ensure_table(conn, schema, account)
+    if conn.dialect.name == "postgresql":  # one writer of the schema's identities at a time
+        conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": f"mirror-identity:{schema}"}
+        )
+    other = holder_of(conn, schema, account, identity.account_id)
+    if other is not None and identity.account_id is not None:
+        raise MirrorIdentityError(duplicate_refusal(schema, account, other, identity.account_id))
     conn.execute(
         sa.text(
             f"INSERT INTO {identity_table(schema)} "
-            "(name, account_id, mode, account_source, key_fingerprint, salt, recorded_at) "
-            "VALUES (:name, :account_id, :mode, :account_source, :key_fingerprint, :salt, :now) "
-            "ON CONFLICT (name) DO UPDATE SET account_id = excluded.account_id, mode = excluded.mode, "
+            "(account, name, account_id, mode, account_source, key_fingerprint, salt, recorded_at) "
+            "VALUES (:account, :name, :account_id, :mode, :account_source, :key_fingerprint, :salt, :now) "
+            "ON CONFLICT (account, name) DO UPDATE SET account_id = excluded.account_id, mode = excluded.mode, "
             "account_source = excluded.account_source, key_fingerprint = excluded.key_fingerprint, "
             "salt = excluded.salt, recorded_at = excluded.recorded_at"
         ),
         {
+            "account": account,
             "name": IDENTITY_NAME,
             "account_id": identity.account_id,
             "mode": identity.mode,
@@ -121,7 +177,7 @@ def write_identity(conn: Connection, schema: str, identity: Identity, now: dt.da
     )
 
 
-def _held_mode(conn: Connection, schema: str) -> tuple[bool, str | None]:
+def _held_mode(conn: Connection, schema: str, account: str) -> tuple[bool, str | None]:
     """(the mirror holds data: customers or a cursor, their mode from ``livemode`` in the JSON).
 
     A mirror that holds nothing (a first run that never committed) takes any key's identity.
@@ -131,13 +187,17 @@ def _held_mode(conn: Connection, schema: str) -> tuple[bool, str | None]:
     flag = (
         "json_extract_string(raw, '$.livemode')" if conn.dialect.name == "duckdb" else "raw->>'livemode'"
     )
-    rows = conn.exec_driver_sql(
-        f"SELECT {flag} FROM {customers_table(schema)} LIMIT 20"
+    customers, cursors = customers_table(schema), cursor_table(schema)
+    rows = conn.execute(
+        sa.text(f"SELECT {flag} FROM {customers} WHERE TRUE{_scope(conn, customers)} LIMIT 20"), {"account": account}
     ).fetchall()
     modes = {str(r[0]).lower() for r in rows if r[0] is not None}
     mode = "live" if modes == {"true"} else "test" if modes == {"false"} else None
-    cursor = table_exists(conn, cursor_table(schema)) and (
-        conn.exec_driver_sql(f"SELECT 1 FROM {cursor_table(schema)} LIMIT 1").first() is not None
+    cursor = table_exists(conn, cursors) and (
+        conn.execute(
+            sa.text(f"SELECT 1 FROM {cursors} WHERE TRUE{_scope(conn, cursors)} LIMIT 1"), {"account": account}
+        ).first()
+        is not None
     )
     return bool(rows) or cursor, mode
 
@@ -193,6 +253,7 @@ def check_identity(
     *,
     record: bool = True,
     what: str = "this run",
+    account: str = DEFAULT_ACCOUNT,
 ) -> Identity | None:
     """Refuse (``MirrorIdentityError``) a key of another account or mode than the mirror's.
 
@@ -201,10 +262,13 @@ def check_identity(
     key has (None when nothing was checked: an apply step against a mirror without a record).
     """
     with warehouse.begin() as conn:
-        recorded = read_identity(conn, schema)
+        recorded = read_identity(conn, schema, account)
         if recorded is not None and recorded.salt and recorded.key_fingerprint == api.key_fingerprint(recorded.salt):
+            other = holder_of(conn, schema, account, recorded.account_id)
+            if other is not None and recorded.account_id is not None:
+                raise MirrorIdentityError(duplicate_refusal(schema, account, other, recorded.account_id))
             return recorded  # the key that last matched: same account, same mode, no call
-        holds, held_mode = _held_mode(conn, schema)
+        holds, held_mode = _held_mode(conn, schema, account)
     if recorded is not None:
         held: Identity | None = replace(recorded, mode=recorded.mode or held_mode)
     else:
@@ -216,6 +280,11 @@ def check_identity(
     key = Identity(account_id, api.mode)
     if held is not None and holds and (differs(held.mode, key.mode) or differs(held.account_id, key.account_id)):
         raise MirrorIdentityError(refusal(schema, held, key, what))
+    if account_id is not None:
+        with warehouse.begin() as conn:
+            other = holder_of(conn, schema, account, account_id)
+        if other is not None:
+            raise MirrorIdentityError(duplicate_refusal(schema, account, other, account_id))
     if not record:
         return key
     keep = held if holds and held is not None else None  # an empty mirror takes the key's identity
@@ -234,5 +303,5 @@ def check_identity(
             merged.mode or "unknown",
         )
     with warehouse.begin() as conn:
-        write_identity(conn, schema, merged, dt.datetime.now(dt.UTC))
+        write_identity(conn, schema, merged, dt.datetime.now(dt.UTC), account)
     return merged

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from sqlalchemy.engine import Connection
 
-from stripe_customer_assets.mirror.cursor import Cursor, read_cursor
+from stripe_customer_assets.mirror.cursor import Cursor, latest_version, lock_commit, read_cursor
 from stripe_customer_assets.mirror.event_stage import EventStage, FeedStats, read_events
 from stripe_customer_assets.mirror.events import EVENT_RETENTION, RETENTION_MARGIN, CursorExpired
 from stripe_customer_assets.mirror.feed import (
@@ -23,6 +23,7 @@ from stripe_customer_assets.mirror.feed import (
 )
 from stripe_customer_assets.mirror.history import RETRIEVE, record_versions
 from stripe_customer_assets.mirror.result import MirrorResult, commit_cursor, from_unix
+from stripe_customer_assets.mirror.table import DEFAULT_ACCOUNT
 from stripe_customer_assets.stripe_api import StripeApi
 from stripe_customer_assets.warehouse import Warehouse
 from stripe_customer_assets.warehouse.memory import bounded
@@ -37,6 +38,7 @@ def incremental_run(
     cursor: Cursor,
     before_commit: Callable[[], None] | None,
     overlap_s: int,
+    account: str = DEFAULT_ACCOUNT,
 ) -> MirrorResult:
     """Apply the customer events created since the cursor's watermark (see ``mirror/feed.py``).
 
@@ -49,17 +51,21 @@ def incremental_run(
     else:
         since = int(api.now().timestamp()) - overlap_s
     stats = FeedStats()
-    stage = EventStage(warehouse, schema, api.api_version)
+    stage = EventStage(warehouse, schema, api.api_version, account)
     read_events(api, stage, since, stats)
     if api.now().timestamp() - since > (EVENT_RETENTION - RETENTION_MARGIN).total_seconds():
         # Judged on Stripe's clock: events may have expired unseen.
         raise CursorExpired(f"cursor from {from_unix(since):%Y-%m-%d %H:%M} is older than Stripe's event retention")
     (staged, stats.new), ambiguous = bounded(
-        warehouse, lambda conn: (new_events(conn, schema, with_window=True), to_retrieve(conn, schema, with_window=True))
+        warehouse,
+        lambda conn: (
+            new_events(conn, schema, account, with_window=True),
+            to_retrieve(conn, schema, account, with_window=True),
+        ),
     )
     if staged < stats.listed:
         log.warning("skipped %d customer events without a customer object", stats.listed - staged)
-    retrieved = retrieve_customers(api, warehouse, schema, ambiguous)
+    retrieved = retrieve_customers(api, warehouse, schema, ambiguous, account)
     watermark = max(since, math.floor(stats.read_from if stats.read_from is not None else since) - overlap_s)
     result = MirrorResult(
         mode="incremental",
@@ -67,6 +73,7 @@ def incremental_run(
         events=stats.new,
         reread=staged - stats.new,
         retrieved=len(ambiguous),
+        account=account,
     )
     if before_commit:
         before_commit()
@@ -74,18 +81,21 @@ def incremental_run(
     stripe_now = api.now()  # versions are dated on Stripe's clock, as its events are
 
     def commit(conn: Connection) -> Cursor:
-        current = read_cursor(conn, schema) or cursor
+        source, rows = source_relation(conn, schema, account, retrieved, with_window=True)
+        lock_commit(conn, schema)  # versions: one sequence over the accounts, committed in order
+        current = read_cursor(conn, schema, account) or cursor
         version = current.mirror_version
-        source, rows = source_relation(conn, schema, retrieved, with_window=True)
         if rows:
-            version += 1
-            counts = write_states(conn, schema, source, version, now)
+            version = latest_version(conn, schema) + 1
+            counts = write_states(conn, schema, source, version, now, account)
             result.inserted, result.updated, result.deleted = counts.inserted, counts.updated, counts.deleted
-            record_versions(conn, schema, version, stripe_now, made_by_sql(schema), RETRIEVE)
-        record_applied(conn, schema, watermark, retrieved, with_window=True)
+            record_versions(conn, schema, version, stripe_now, made_by_sql(schema, account), RETRIEVE, account)
+        record_applied(conn, schema, account, watermark, retrieved, with_window=True)
         stage.drop(conn)
         event_id = stats.newest_id or current.event_id
-        return commit_cursor(conn, schema, result, event_id=event_id, watermark=watermark, version=version, now=now)
+        return commit_cursor(
+            conn, schema, result, event_id=event_id, watermark=watermark, version=version, now=now, account=account
+        )
 
     bounded(warehouse, commit)
     return result

@@ -10,7 +10,7 @@ large share is a question, not an answer: the commit stops before writing anythi
 run fails with the counts, and going on takes ``full_refresh: true`` with
 ``confirm_mass_delete: true``.
 
-"Large": more than ``max_delete_percent`` (default 20%) of the live customers AND more than
+"Large": more than ``max_delete_percent`` (default 20%) of the account's live customers AND more than
 ``floor`` (default 10) customers. The floor keeps small mirrors usable: a 3-customer test
 account losing 1 customer (33%) is not questioned; a 500-customer mirror is questioned from
 101 deletes on.
@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stripe_customer_assets.mirror.store import count_missing
+from stripe_customer_assets.mirror.table import DEFAULT_ACCOUNT
 from stripe_customer_assets.warehouse import Warehouse
 
 DEFAULT_MAX_DELETE_PERCENT = 20.0
@@ -45,7 +46,9 @@ class DeleteGuard:
     confirm: bool = False  # confirm_mass_delete: counts only with full_refresh
 
 
-def judge(missing: int, live: int, guard: DeleteGuard, *, full_refresh: bool, schema: str) -> str | None:
+def judge(
+    missing: int, live: int, guard: DeleteGuard, *, full_refresh: bool, schema: str, account: str = DEFAULT_ACCOUNT
+) -> str | None:
     """The refusal message when ``missing`` of ``live`` customers are too many, else None."""
     if missing <= guard.floor or missing * 100 <= guard.max_delete_percent * live:
         return None
@@ -59,8 +62,9 @@ def judge(missing: int, live: int, guard: DeleteGuard, *, full_refresh: bool, sc
         if guard.confirm
         else ""
     )
+    whose = "" if account == DEFAULT_ACCOUNT else f" for the account '{account}'"
     return (
-        f"The full scan of the Stripe mirror in schema '{schema}' would mark {missing} of its "
+        f"The full scan of the Stripe mirror in schema '{schema}'{whose} would mark {missing} of its "
         f"{live} live customers deleted ({share:.1f}%), because Stripe no longer lists them; that "
         f"is more than max_delete_percent ({guard.max_delete_percent:g}%) and more than "
         f"{guard.floor} customers. Nothing was committed: the mirror, its cursor and the "
@@ -80,6 +84,7 @@ def guard_full_scan(
     *,
     full_refresh: bool,
     keep_test_clocks: bool = False,
+    account: str = DEFAULT_ACCOUNT,
 ) -> None:
     """Before a full scan's commit: raise ``MassDeleteRefused`` when the anti-join against
     ``scan`` would mark too many live customers deleted.
@@ -88,8 +93,8 @@ def guard_full_scan(
     scan drops its working table too, so the mirror's schema is exactly as it was.
     """
     with warehouse.begin() as conn:
-        live, missing = count_missing(conn, schema, scan, keep_test_clocks=keep_test_clocks)
-        message = judge(missing, live, guard, full_refresh=full_refresh, schema=schema)
+        live, missing = count_missing(conn, schema, scan, keep_test_clocks=keep_test_clocks, account=account)
+        message = judge(missing, live, guard, full_refresh=full_refresh, schema=schema, account=account)
         if message is not None:
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {scan}")
     if message is not None:

@@ -6,10 +6,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from stripe_customer_assets.mirror.cursor import Cursor, write_cursor
-from stripe_customer_assets.mirror.table import customers_table
+from stripe_customer_assets.mirror.table import DEFAULT_ACCOUNT, customers_table
 from stripe_customer_assets.mirror.test_clocks import TestClockScan
 
 
@@ -34,6 +35,7 @@ class MirrorResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase of a full scan
     reread: int = 0  # events listed again (the overlap behind Stripe's clock), applied before
     retrieved: int = 0  # customers read back: several events in their newest second
+    account: str = DEFAULT_ACCOUNT  # the account key refreshed
 
     @property
     def changed(self) -> int:
@@ -56,6 +58,7 @@ def commit_cursor(
     watermark: int,
     version: int,
     now: dt.datetime,
+    account: str = DEFAULT_ACCOUNT,
 ) -> Cursor:
     """Write the run's cursor in the transaction that wrote its rows; fill ``result`` in from it."""
     cursor = Cursor(
@@ -65,9 +68,13 @@ def commit_cursor(
         mode=result.mode,
         updated_at=now,
     )
-    write_cursor(conn, schema, cursor)
+    write_cursor(conn, schema, cursor, account)
     result.row_count = int(
-        conn.exec_driver_sql(f"SELECT COUNT(*) FROM {customers_table(schema)} WHERE NOT deleted").scalar() or 0
+        conn.execute(
+            sa.text(f"SELECT COUNT(*) FROM {customers_table(schema)} WHERE account = :account AND NOT deleted"),
+            {"account": account},
+        ).scalar()
+        or 0
     )
     result.cursor_event_id = cursor.event_id
     result.cursor_event_created = cursor.event_created

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from stripe_customer_assets.mirror.scan import ScanPage
 from stripe_customer_assets.mirror.store import SOURCE_COLUMNS
 from stripe_customer_assets.mirror.table import (
+    DEFAULT_ACCOUNT,
     create_customers_table,
     customer_columns_sql,
     page_items_sql,
@@ -86,10 +87,12 @@ class ScanWriter:
         *,
         keyed: bool,
         api_version: str | None = None,
+        account: str = DEFAULT_ACCOUNT,
     ):
         self.warehouse = warehouse
         self.table = table
         self.version = version
+        self.account = account  # every row written is this account's
         self.api_version = api_version  # lists are rendered in the pinned Stripe-Version
         self.synced_at = synced_at
         self.keyed = keyed  # the table has its primary key: skip duplicates on insert
@@ -183,11 +186,17 @@ class ScanWriter:
             # twice anyway, the first listing is kept (here, or before the key is added).
             conn.execute(
                 sa.text(
-                    f"INSERT INTO {self.table} ({', '.join(SOURCE_COLUMNS)}, synced_at, mirror_version, api_version) "
-                    f"SELECT *, FALSE, CAST(NULL AS TIMESTAMPTZ), :synced_at, :version, :api_version FROM ({columns}) AS c"
-                    + (" ON CONFLICT (id) DO NOTHING" if self.keyed else "")
+                    f"INSERT INTO {self.table} ({', '.join(SOURCE_COLUMNS)}, synced_at, mirror_version, api_version, account) "
+                    "SELECT *, FALSE, CAST(NULL AS TIMESTAMPTZ), :synced_at, :version, :api_version, :account"
+                    f" FROM ({columns}) AS c"
+                    + (" ON CONFLICT (account, id) DO NOTHING" if self.keyed else "")
                 ),
-                {"synced_at": self.synced_at, "version": self.version, "api_version": self.api_version},
+                {
+                    "synced_at": self.synced_at,
+                    "version": self.version,
+                    "api_version": self.api_version,
+                    "account": self.account,
+                },
             )
         self.listed += rows
         self.batches += 1

@@ -23,16 +23,16 @@ from stripe_customer_assets.mirror.events import EVENT_RETENTION, RETENTION_MARG
 from stripe_customer_assets.mirror.feed import ensure_window_table
 from stripe_customer_assets.mirror.full_scan import full_scan_run
 from stripe_customer_assets.mirror.history import ensure_history_table
-from stripe_customer_assets.mirror.identity import check_identity
+from stripe_customer_assets.mirror.identity import check_identity, migrate_identity
 from stripe_customer_assets.mirror.incremental import incremental_run
 from stripe_customer_assets.mirror.mass_delete import DeleteGuard
 from stripe_customer_assets.mirror.result import MirrorResult
-from stripe_customer_assets.mirror.table import ensure_tables
+from stripe_customer_assets.mirror.table import DEFAULT_ACCOUNT, ensure_tables
 from stripe_customer_assets.stripe_api import StripeApi
 from stripe_customer_assets.values import env_whole_number
 from stripe_customer_assets.warehouse import Warehouse
 
-__all__ = ["EVENT_RETENTION", "MirrorResult", "events_overlap_s", "needs_full_scan", "refresh_mirror"]
+__all__ = ["DEFAULT_ACCOUNT", "EVENT_RETENTION", "MirrorResult", "events_overlap_s", "needs_full_scan", "refresh_mirror"]
 
 OVERLAP_ENV = "STRIPE_EVENTS_OVERLAP_SECONDS"
 DEFAULT_OVERLAP_S = 120
@@ -68,6 +68,7 @@ def refresh_mirror(
     warehouse: Warehouse,
     schema: str = "stripe",
     *,
+    account: str = DEFAULT_ACCOUNT,
     full_refresh: bool = False,
     concurrency: int = 16,
     retention: dt.timedelta = EVENT_RETENTION,
@@ -75,7 +76,12 @@ def refresh_mirror(
     delete_guard: DeleteGuard | None = None,
     overlap_s: int | None = None,
 ) -> MirrorResult:
-    """Bring ``<schema>.customers`` up to date with the Stripe account behind ``api``.
+    """Bring ``account``'s rows of ``<schema>.customers`` up to date with the Stripe account
+    behind ``api``.
+
+    ``account``: the account key the rows, cursor and identity are kept under (several
+    accounts share the mirror's tables; ``DEFAULT_ACCOUNT`` in a single-account deployment).
+    Tables made before accounts are migrated in place, their rows becoming ``account``'s.
 
     ``overlap_s``: how far behind Stripe's clock the events cursor stays, i.e. how late an
     event may be listed and still be read (default ``STRIPE_EVENTS_OVERLAP_SECONDS``, 120).
@@ -86,28 +92,41 @@ def refresh_mirror(
     """
     started = time.monotonic()
     calls_before = api.stats.calls
-    # One refresh of a mirror at a time, across threads and processes: two full scans would
-    # share the scan table, and a run holding older events could commit after one holding
-    # newer ones and put older customer states back. The second refresh waits, then runs.
-    with warehouse.exclusive(f"mirror-refresh:{schema}"):
-        check_identity(api, warehouse, schema)  # a key of another account or mode stops here
+    # One refresh of an account at a time, across threads and processes: two full scans
+    # would share its scan table, and a run holding older events could commit after one
+    # holding newer ones and put older customer states back. The second refresh waits, then
+    # runs. Other accounts refresh meanwhile (their own working tables); their commits take
+    # turns (``cursor.lock_commit``).
+    with warehouse.exclusive(f"mirror-refresh:{schema}:{account}"):
+        # A key of another Stripe account or mode, or of an account mirrored under another
+        # account key, stops here.
+        check_identity(api, warehouse, schema, account=account)
         with warehouse.begin() as conn:
-            ensure_tables(conn, schema)
-            ensure_window_table(conn, schema)
-            ensure_history_table(conn, schema)
-            cursor = read_cursor(conn, schema)
+            ensure_tables(conn, schema, account)
+            ensure_window_table(conn, schema, account)
+            ensure_history_table(conn, schema, account)
+            migrate_identity(conn, schema, account)
+            cursor = read_cursor(conn, schema, account)
         reason = needs_full_scan(cursor, full_refresh, _now(), retention)
         result: MirrorResult | None = None
         if reason is None:
             try:
                 overlap = events_overlap_s() if overlap_s is None else overlap_s
-                result = incremental_run(api, warehouse, schema, cursor, before_commit, overlap)
+                result = incremental_run(api, warehouse, schema, cursor, before_commit, overlap, account)
             except CursorExpired as err:
                 reason = f"cursor expired: {err}"
         if result is None:
             guard = (delete_guard or DeleteGuard(), full_refresh)
             result = full_scan_run(
-                api, warehouse, schema, reason or "", concurrency, before_commit, cursor=cursor, guard=guard
+                api,
+                warehouse,
+                schema,
+                reason or "",
+                concurrency,
+                before_commit,
+                cursor=cursor,
+                guard=guard,
+                account=account,
             )
     result.api_calls = api.stats.calls - calls_before
     result.api = api.stats.snapshot()

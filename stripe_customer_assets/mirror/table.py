@@ -1,7 +1,7 @@
 """The mirror's tables: one row per Stripe customer ever seen, and the cursor.
 
 ``<schema>.customers``
-    id, created, email, name, phone, description, currency, balance, delinquent,
+    account (the account key: several Stripe accounts share the table), id, created, email, name, phone, description, currency, balance, delinquent,
     metadata / address / shipping (JSON), raw (the customer JSON as Stripe returned it),
     deleted, deleted_at, synced_at (when the row last changed), mirror_version (the
     mirror commit that last changed the row; import pipelines read "changed since"),
@@ -10,7 +10,7 @@
     when its version has another customer shape, else NULL; see ``mirror/versions.py``).
 
 ``<schema>.customers_cursor``
-    one row: the newest customer event applied (id, created), the mirror version, the
+    one row per account (``name`` 'customers'): the newest customer event applied (id, created), the mirror version, the
     mode of the last run. Written in the same transaction as the rows it covers.
 
 Syncs derive the typed columns from the customer JSON in SQL (``customer_columns_sql``), so
@@ -21,6 +21,7 @@ per customer; ``customer_row`` is the same mapping in Python, for small and test
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 DEFAULT_SCHEMA = "stripe"
+# The account key of a single-account deployment (``STRIPE_ACCOUNT_NAME``'s default).
+DEFAULT_ACCOUNT = "default"
 
 CUSTOMER_COLUMNS = [
     "id",
@@ -67,6 +70,19 @@ VERSION_COLUMNS = ["api_version", "raw_normalized"]
 # Columns whose change makes a row "changed" (everything Stripe owns).
 CONTENT_COLUMNS = ["raw", "deleted"]
 JSON_COLUMNS = ["metadata", "address", "shipping", "raw"]
+
+
+def account_suffix(account: str) -> str:
+    """A short name part for an account's working tables ('' for the default account, whose
+    working tables keep their single-account names)."""
+    if account == DEFAULT_ACCOUNT:
+        return ""
+    return "_" + hashlib.sha1(account.encode()).hexdigest()[:10]
+
+
+def sql_literal(value: str) -> str:
+    """``value`` as an SQL string literal (an account key inside generated SQL)."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 def customers_table(schema: str = DEFAULT_SCHEMA) -> Table:
@@ -99,20 +115,36 @@ def create_customers_table(
     """A table shaped like the mirror (``table`` already quoted); also the full scan's table.
 
     ``primary_key=False`` leaves the key to be added once the rows are in (``ALTER TABLE ..
-    ADD PRIMARY KEY (id)``): DuckDB rewrites a whole index at every checkpoint, so a table
+    ADD PRIMARY KEY (account, id)``): DuckDB rewrites a whole index at every checkpoint, so a table
     filled in many batches is cheaper to index at the end.
     """
     json_type = "JSONB" if conn.dialect.name == "postgresql" else "JSON"
     conn.exec_driver_sql(
         f"""CREATE TABLE {"IF NOT EXISTS " if if_not_exists else ""}{table} (
-            id VARCHAR{" PRIMARY KEY" if primary_key else " NOT NULL"},
+            account VARCHAR NOT NULL,
+            id VARCHAR NOT NULL,
             {customer_columns_ddl(json_type)},
             deleted BOOLEAN NOT NULL DEFAULT FALSE,
             deleted_at TIMESTAMPTZ,
             synced_at TIMESTAMPTZ NOT NULL,
             mirror_version BIGINT NOT NULL,
             api_version VARCHAR,
-            raw_normalized {json_type}
+            raw_normalized {json_type}{", PRIMARY KEY (account, id)" if primary_key else ""}
+        )"""
+    )
+
+
+def create_cursor_table(conn: Connection, table: str) -> None:
+    conn.exec_driver_sql(
+        f"""CREATE TABLE IF NOT EXISTS {table} (
+            account VARCHAR NOT NULL,
+            name VARCHAR NOT NULL,
+            event_id VARCHAR,
+            event_created TIMESTAMPTZ,
+            mirror_version BIGINT NOT NULL,
+            mode VARCHAR,
+            updated_at TIMESTAMPTZ,
+            PRIMARY KEY (account, name)
         )"""
     )
 
@@ -139,26 +171,26 @@ def ensure_customers_index(conn: Connection, schema: str = DEFAULT_SCHEMA) -> No
     )
 
 
-def ensure_tables(conn: Connection, schema: str = DEFAULT_SCHEMA) -> None:
-    """The mirror's schema and tables; safe when several runs create them at once (``ddl.py``)."""
+def ensure_tables(conn: Connection, schema: str = DEFAULT_SCHEMA, account: str | None = None) -> None:
+    """The mirror's schema and tables; safe when several runs create them at once (``ddl.py``).
+
+    With ``account`` (the mirror's refresh), tables made before the mirror held several
+    accounts get their ``account`` column, the rows they hold becoming ``account``'s
+    (``mirror/migrate.py``); without it (a reader) they are left as they are.
+    """
+    from stripe_customer_assets.mirror.migrate import add_account
+
     ensure_schema(conn, schema)
     tables = (customers_table(schema), cursor_table(schema))
     if conn.dialect.name != "postgresql" or not all(table_exists(conn, t) for t in tables):
         lock_ddl(conn)
         create_customers_table(conn, customers_table(schema))
-        conn.exec_driver_sql(
-            f"""CREATE TABLE IF NOT EXISTS {cursor_table(schema)} (
-                name VARCHAR PRIMARY KEY,
-                event_id VARCHAR,
-                event_created TIMESTAMPTZ,
-                mirror_version BIGINT NOT NULL,
-                mode VARCHAR,
-                updated_at TIMESTAMPTZ
-            )"""
-        )
+        create_cursor_table(conn, cursor_table(schema))
     add_version_columns(conn, schema)
+    if account is not None:
+        add_account(conn, customers_table(schema), account, ["id"], lambda c, t: create_customers_table(c, t))
+        add_account(conn, cursor_table(schema), account, ["name"], create_cursor_table)
     ensure_customers_index(conn, schema)
-
 
 
 

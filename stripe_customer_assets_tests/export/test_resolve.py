@@ -10,6 +10,7 @@ import pytest
 from stripe_customer_assets.export import ExportModelError, parse_config
 from stripe_customer_assets.export.resolve import resolve_rows
 from stripe_customer_assets.mirror.table import (
+    DEFAULT_ACCOUNT,
     customer_row,
     customers_table,
     ensure_tables,
@@ -30,9 +31,10 @@ def seed_mirror(wh, schema, customers, deleted=()):
     )
     df["synced_at"] = pd.to_datetime(pd.Series([NOW] * len(customers)), utc=True)
     df["mirror_version"] = 3
+    df.insert(0, "account", DEFAULT_ACCOUNT)
     with wh.begin() as conn:
         ensure_tables(conn, schema)
-        upsert_frame(conn, customers_table(schema), df, ["id"])
+        upsert_frame(conn, customers_table(schema), df, ["account", "id"])
 
 
 def customer(cid, email, created, **extra):

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from stripe_customer_assets.mirror.table import (
+    DEFAULT_ACCOUNT,
     customer_row,
     customers_table,
     ensure_tables,
@@ -58,6 +59,7 @@ class Mirror:
     schema: str
     version: int = 0
     target_schema: str = "analytics"
+    account: str = DEFAULT_ACCOUNT  # the mirror's account key of the rows put
 
     def put(self, customers: list[dict[str, Any]], deleted: bool = False) -> int:
         self.version += 1
@@ -69,9 +71,10 @@ class Mirror:
         )
         frame["synced_at"] = pd.Series([now] * len(frame), dtype="datetime64[us, UTC]")
         frame["mirror_version"] = pd.Series([self.version] * len(frame), dtype="Int64")
+        frame.insert(0, "account", pd.Series([self.account] * len(frame), dtype="object"))
         with self.warehouse.begin() as conn:
             ensure_tables(conn, self.schema)
-            upsert_frame(conn, customers_table(self.schema), frame, key=["id"])
+            upsert_frame(conn, customers_table(self.schema), frame, key=["account", "id"])
         return self.version
 
     def delete(self, customers: list[dict[str, Any]]) -> int:
