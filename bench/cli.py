@@ -35,19 +35,7 @@ from bench.upsert import mirror_frame, upsert_once, upsert_rows
 from bench.warehouses import POSTGRES_URL, duckdb_warehouse, postgres_reachable, postgres_schema
 from stripe_customer_assets.warehouse import Warehouse
 
-SCENARIOS = (
-    "ceiling",
-    "profile",
-    "schedule",
-    "scan",
-    "incremental",
-    "export",
-    "defaults",
-    "upsert",
-    "memory",
-    "launch",
-    "accounts",
-)
+SCENARIOS = ("ceiling", "profile", "schedule", "scan", "incremental", "export", "defaults", "upsert", "memory", "launch", "accounts")
 
 
 @dataclass(frozen=True)
@@ -140,23 +128,16 @@ def machine() -> dict[str, Any]:
 @contextlib.contextmanager
 def _standin(sizes: Sizes, customers: int, rate: float | None) -> Iterator[StandinProcess]:
     settings = StandinSettings(
-        customers=customers,
-        latency_read=sizes.latency_read,
-        latency_write=sizes.latency_write,
-        rate_limit=rate,
+        customers=customers, latency_read=sizes.latency_read, latency_write=sizes.latency_write, rate_limit=rate
     )
     with StandinProcess(settings) as standin:
-        _say(
-            f"stand-in at {standin.url}: {customers:,} customers, R={rate}, up in {standin.seeded_in_s:.1f}s"
-        )
+        _say(f"stand-in at {standin.url}: {customers:,} customers, R={rate}, up in {standin.seeded_in_s:.1f}s")
         yield standin
 
 
 def run_ceiling_and_profile(sizes: Sizes, wanted: set[str]) -> list[Row]:
     rows: list[Row] = []
-    settings = StandinSettings(
-        customers=max(20_000, sizes.profile_pages * 100), latency_read=0.0, latency_write=0.0
-    )
+    settings = StandinSettings(customers=max(20_000, sizes.profile_pages * 100), latency_read=0.0, latency_write=0.0)
     with StandinProcess(settings) as standin:
         if "ceiling" in wanted:
             _say("stand-in ceiling")
@@ -187,20 +168,13 @@ def run_api_scenarios(sizes: Sizes, wanted: set[str], work: str) -> list[Row]:
                         with duckdb_warehouse(work) as scratch:
                             run, _ = scan_once(standin, scratch, rate, sizes.concurrency)
                     runs.append(run)
-                    _say(
-                        f"full scan N={sizes.customers:,} R={rate:g}: {run.seconds:.2f}s, {run.calls} calls"
-                    )
+                    _say(f"full scan N={sizes.customers:,} R={rate:g}: {run.seconds:.2f}s, {run.calls} calls")
                 if "scan" in wanted:
                     with tempfile.TemporaryDirectory(dir=work) as tmp:
                         naive = naive_import(
-                            standin.api_key,
-                            standin.url,
-                            f"duckdb:///{tmp}/naive.duckdb",
-                            sizes.naive_customers,
+                            standin.api_key, standin.url, f"duckdb:///{tmp}/naive.duckdb", sizes.naive_customers
                         )
-                    _say(
-                        f"naive import of {naive.customers:,}: {naive.list_s:.1f}s listing, {naive.to_sql_s:.1f}s to_sql"
-                    )
+                    _say(f"naive import of {naive.customers:,}: {naive.list_s:.1f}s listing, {naive.to_sql_s:.1f}s to_sql")
                     rows += scan_rows(sizes.customers, rate, runs, naive, check_naive=rate == top)
             if warehouse is None:
                 continue
@@ -212,45 +186,25 @@ def run_api_scenarios(sizes: Sizes, wanted: set[str], work: str) -> list[Row]:
     return rows
 
 
-def _export_scenarios(
-    sizes: Sizes, standin: StandinProcess, warehouse: Warehouse, rate: float, *, last: bool
-) -> list[Row]:
+def _export_scenarios(sizes: Sizes, standin: StandinProcess, warehouse: Warehouse, rate: float, *, last: bool) -> list[Row]:
     rows: list[Row] = []
     concurrency = max(8, math.ceil(rate * sizes.latency_write * 1.5))
     table = changed_rows_model(warehouse, SCHEMA, sizes.export_changed)
     _say(f"export of {sizes.export_changed:,} changed rows at R={rate:g}")
     changed = run_export(
-        standin,
-        warehouse,
-        SCHEMA,
-        rate,
-        "bench_changed",
-        table,
-        {"column": "customer_id", "stripe_field": "id"},
-        concurrency=concurrency,
+        standin, warehouse, SCHEMA, rate, "bench_changed", table,
+        {"column": "customer_id", "stripe_field": "id"}, concurrency=concurrency,
     )
     mixed = None
     if last:
         table = creates_updates_model(warehouse, SCHEMA, sizes.export_creates, sizes.export_updates)
-        _say(
-            f"export of {sizes.export_creates:,} creates + {sizes.export_updates:,} updates at R={rate:g}"
-        )
+        _say(f"export of {sizes.export_creates:,} creates + {sizes.export_updates:,} updates at R={rate:g}")
         mixed = run_export(
-            standin,
-            warehouse,
-            SCHEMA,
-            rate,
-            "bench_mixed",
-            table,
-            {"column": "email", "stripe_field": "email"},
-            concurrency=concurrency,
+            standin, warehouse, SCHEMA, rate, "bench_mixed", table,
+            {"column": "email", "stripe_field": "email"}, concurrency=concurrency,
         )
     sample = [
-        {
-            "email": f"bench.naive.{i}@example.com" if i % 2 else f"bench.new.{i}@example.com",
-            "name": f"Naive {i}",
-            "plan": "pro",
-        }
+        {"email": f"bench.naive.{i}@example.com" if i % 2 else f"bench.new.{i}@example.com", "name": f"Naive {i}", "plan": "pro"}
         for i in range(sizes.naive_export_rows)
     ]
     naive = naive_export(standin.api_key, standin.url, sample)
@@ -301,40 +255,25 @@ def run_large_scan(sizes: Sizes) -> list[Row]:
         _say(f"full scan of {sizes.large_customers:,} in a child process")
         child = scan_in_child(standin, sizes.large_rate, sizes.concurrency)
     if int(child["rows"]) != sizes.large_customers:
-        raise AssertionError(
-            f"the large scan mirrored {child['rows']} of {sizes.large_customers} customers"
-        )
+        raise AssertionError(f"the large scan mirrored {child['rows']} of {sizes.large_customers} customers")
     return memory_rows(sizes.large_customers, sizes.large_rate, child)
 
 
 def run_launches(sizes: Sizes, work: str, compare_with: Path | None) -> list[Row]:
-    settings = StandinSettings(
-        customers=sizes.launch_customers, latency_read=0.0, latency_write=0.0
-    )
+    settings = StandinSettings(customers=sizes.launch_customers, latency_read=0.0, latency_write=0.0)
     with StandinProcess(settings) as standin:
-        _say(
-            f"dg launch end to end: {sizes.launch_rounds} rounds, {sizes.launch_customers:,} customers, no latency"
-        )
+        _say(f"dg launch end to end: {sizes.launch_rounds} rounds, {sizes.launch_customers:,} customers, no latency")
         results = run_launch(
-            standin,
-            Path(tempfile.mkdtemp(dir=work)),
-            sizes.launch_customers,
-            sizes.launch_rounds,
-            _say,
-            compare_with,
+            standin, Path(tempfile.mkdtemp(dir=work)), sizes.launch_customers, sizes.launch_rounds, _say, compare_with
         )
     return launch_rows(sizes.launch_customers, results)
 
 
-def run_many_accounts(sizes: Sizes, work: str, modes: tuple[str, ...]) -> list[Row]:
+def run_many_accounts(sizes: Sizes, work: str) -> list[Row]:
     accounts = AccountsSizes(
-        accounts=sizes.connected_accounts,
-        customers=sizes.customers_per_account,
-        rate=sizes.accounts_rate,
-        latency_read=sizes.latency_read,
-        parallel=sizes.accounts_parallel,
-        sample=sizes.accounts_sample,
-        modes=modes,
+        accounts=sizes.connected_accounts, customers=sizes.customers_per_account, rate=sizes.accounts_rate,
+        latency_read=sizes.latency_read, parallel=sizes.accounts_parallel, sample=sizes.accounts_sample,
+        modes=sizes.accounts_modes, sensor_interval_s=sizes.accounts_sensor_interval_s or None,
     )
     url = POSTGRES_URL if postgres_reachable() else None
     if url is None:
@@ -344,47 +283,28 @@ def run_many_accounts(sizes: Sizes, work: str, modes: tuple[str, ...]) -> list[R
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument(
-        "--smoke", action="store_true", help="tiny sizes: a check that every scenario runs"
-    )
-    parser.add_argument(
-        "--only",
-        default=",".join(SCENARIOS),
-        help=f"comma-separated subset of {', '.join(SCENARIOS)}",
-    )
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: a check that every scenario runs")
+    parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {', '.join(SCENARIOS)}")
     parser.add_argument("--runs", type=int, help="full scans per rate (the median is reported)")
+    parser.add_argument("--customers", type=int, help="N for the scan, incremental and export scenarios")
+    parser.add_argument("--rounds", type=int, help="rounds of the launch scenario (the median is reported)")
     parser.add_argument(
-        "--customers", type=int, help="N for the scan, incremental and export scenarios"
-    )
-    parser.add_argument(
-        "--rounds", type=int, help="rounds of the launch scenario (the median is reported)"
-    )
-    parser.add_argument(
-        "--compare-with",
-        metavar="CHECKOUT",
+        "--compare-with", metavar="CHECKOUT",
         help="launch scenario: also measure the mirror runs of another checkout (with its own .venv) in the same rounds",
     )
     parser.add_argument(
-        "--connect-budget",
-        default="",
-        metavar="MODES",
+        "--connect-budget", default="", metavar="MODES",
         help="accounts scenario: comma-separated rate budgets of the platform, platform and/or account (default platform)",
     )
     parser.add_argument("--accounts", type=int, help="accounts scenario: connected accounts N")
-    parser.add_argument(
-        "--customers-per-account", type=int, help="accounts scenario: customers M per account"
-    )
-    parser.add_argument(
-        "--json", metavar="PATH", help="also write every row and its details as JSON"
-    )
+    parser.add_argument("--customers-per-account", type=int, help="accounts scenario: customers M per account")
+    parser.add_argument("--json", metavar="PATH", help="also write every row and its details as JSON")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = parser.parse_args(argv)
     wanted = {s.strip() for s in args.only.split(",") if s.strip()}
     unknown = wanted - set(SCENARIOS)
     if unknown:
-        parser.error(
-            f"unknown scenario(s) {', '.join(sorted(unknown))}; choose from {', '.join(SCENARIOS)}"
-        )
+        parser.error(f"unknown scenario(s) {', '.join(sorted(unknown))}; choose from {', '.join(SCENARIOS)}")
     sizes = SMOKE if args.smoke else FULL
     if args.runs:
         sizes = dataclasses.replace(sizes, runs=args.runs)
@@ -396,18 +316,11 @@ def main(argv: list[str] | None = None) -> int:
         sizes = dataclasses.replace(sizes, connected_accounts=args.accounts)
     if args.customers_per_account:
         sizes = dataclasses.replace(sizes, customers_per_account=args.customers_per_account)
-    modes = (
-        tuple(m.strip() for m in args.connect_budget.split(",") if m.strip())
-        or sizes.accounts_modes
-    )
+    modes = tuple(m.strip() for m in args.connect_budget.split(",") if m.strip()) or sizes.accounts_modes
     if set(modes) - {"platform", "account"}:
         parser.error(f"--connect-budget: platform and/or account, not {args.connect_budget!r}")
     sizes = dataclasses.replace(sizes, accounts_modes=modes)
-    context = {
-        "machine": machine(),
-        "sizes": dataclasses.asdict(sizes),
-        "command": " ".join(["python -m bench", *(argv or sys.argv[1:])]),
-    }
+    context = {"machine": machine(), "sizes": dataclasses.asdict(sizes), "command": " ".join(["python -m bench", *(argv or sys.argv[1:])])}
     started = time.perf_counter()
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="bench-") as work:
@@ -425,45 +338,28 @@ def main(argv: list[str] | None = None) -> int:
         if "memory" in wanted:
             rows += run_large_scan(sizes)
         if "launch" in wanted:
-            rows += run_launches(
-                sizes, work, Path(args.compare_with).resolve() if args.compare_with else None
-            )
+            rows += run_launches(sizes, work, Path(args.compare_with).resolve() if args.compare_with else None)
         if "accounts" in wanted:
-            rows += run_many_accounts(sizes, work, sizes.accounts_modes)
+            rows += run_many_accounts(sizes, work)
     context["seconds"] = time.perf_counter() - started
     context["load_average_at_end"] = os.getloadavg()
     print(table(rows, markdown=args.markdown))
     for row in rows:
-        if row.scenario in ("full scan", "large scan CPU", "dg launch"):
+        if row.scenario in ("full scan", "large scan CPU", "dg launch") or "backfill through" in row.label:
             print(f"  {row.scenario} {row.label}: {_brief(row.details)}")
-    print(
-        f"machine: {context['machine']['cpus']} CPUs ({context['machine']['cpu_model']}), "
-        f"{context['machine']['memory']}, load {context['machine']['load_average_at_start']} -> {context['load_average_at_end']}; "
-        f"{context['seconds']:.0f}s in all"
-    )
+    print(f"machine: {context['machine']['cpus']} CPUs ({context['machine']['cpu_model']}), "
+          f"{context['machine']['memory']}, load {context['machine']['load_average_at_start']} -> {context['load_average_at_end']}; "
+          f"{context['seconds']:.0f}s in all")
     if args.json:
         Path(args.json).write_text(to_json(rows, context))
     return 0
 
 
 def _brief(details: dict[str, Any]) -> str:
-    keys = (
-        "list_s",
-        "commit_s",
-        "cpu_ms_per_1000",
-        "rate_limited",
-        "slices",
-        "empty_pages",
-        "cores_busy",
-        "ms_per_1000",
-        "vs_floor",
-        "cpu_s",
-        "cpu_vs_floor",
-        "peak_rss_mb",
-        "naive_vs_full_scan",
-        "naive_cpu_s",
-        "naive_peak_rss_mb",
-    )
+    keys = ("list_s", "commit_s", "cpu_ms_per_1000", "rate_limited", "slices", "empty_pages", "cores_busy", "ms_per_1000",
+            "vs_floor", "cpu_s", "cpu_vs_floor", "peak_rss_mb", "naive_vs_full_scan", "naive_cpu_s", "naive_peak_rss_mb", "runs", "failed_runs", "max_concurrent_runs",
+            "median_run_s", "first_tick_s", "from_first_tick_s", "sensor_ticks", "calls", "ideal_calls",
+            "calls_by_endpoint_of_one_account")
     parts = []
     for key in keys:
         if key in details:

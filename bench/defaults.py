@@ -27,9 +27,7 @@ CLIENT_ACCOUNT_RATE = 90.0  # the client's default for a live key
 TARGET_ENDPOINTS_BUSY = 1.8
 
 
-def defaults_rows(
-    standin: StandinProcess, warehouse: Warehouse, creates: int, updates: int
-) -> list[Row]:
+def defaults_rows(standin: StandinProcess, warehouse: Warehouse, creates: int, updates: int) -> list[Row]:
     api = StripeApi(standin.api_key, api_base=standin.url, rate_limit=CLIENT_ACCOUNT_RATE)
     budget = api.endpoint_rate
     standin.admin.reset_stats()
@@ -39,12 +37,7 @@ def defaults_rows(
     ideal_scan_s = math.ceil(scan.row_count / 100) / STRIPE_ENDPOINT_RATE_LIMIT
     table = creates_updates_model(warehouse, SCHEMA, creates, updates)
     export = run_export(
-        standin,
-        warehouse,
-        SCHEMA,
-        ACCOUNT_RATE,
-        "bench_defaults",
-        table,
+        standin, warehouse, SCHEMA, ACCOUNT_RATE, "bench_defaults", table,
         {"column": "email", "stripe_field": "email"},
         concurrency=math.ceil(2 * budget * standin.settings.latency_write * 1.5) + 4,
         api=api,

@@ -49,26 +49,14 @@ def child(url: str, database: str) -> int:
 
 def measure(events: int) -> dict[str, object]:
     settings = StandinSettings(customers=0, latency_read=0.0, latency_write=0.0)
-    with (
-        StandinProcess(settings) as standin,
-        tempfile.TemporaryDirectory(prefix="bench-events-") as tmp,
-    ):
+    with StandinProcess(settings) as standin, tempfile.TemporaryDirectory(prefix="bench-events-") as tmp:
         database = str(Path(tmp) / "warehouse.duckdb")
         api = standin.api(RATE)
         first = refresh_mirror(api, Warehouse(f"duckdb:///{database}"), "stripe")
         assert first.mode == "full", first
         standin.admin.advance_clock(days=1)
         standin.admin.seed_customers(events, seed=3, record_events=True, span_days=0.5)
-        command = [
-            "/usr/bin/time",
-            "-v",
-            sys.executable,
-            "-m",
-            "bench.events_memory",
-            "child",
-            standin.url,
-            database,
-        ]
+        command = ["/usr/bin/time", "-v", sys.executable, "-m", "bench.events_memory", "child", standin.url, database]
         out = subprocess.run(command, check=False, capture_output=True, text=True)
         if out.returncode:
             raise RuntimeError(f"the incremental run failed:\n{out.stdout}\n{out.stderr[-4000:]}")
@@ -83,18 +71,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["child"]:
         return child(argv[1], argv[2])
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.events_memory", description=__doc__.split("\n\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m bench.events_memory", description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", default="1000,100000", help="comma-separated backlog sizes")
     args = parser.parse_args(argv)
     rows = [measure(int(n)) for n in args.events.split(",") if n.strip()]
     for row in rows:
         print(json.dumps(row))
     if len(rows) > 1 and all(r["peak_rss_mb"] for r in rows):
-        print(
-            f"ratio largest/smallest peak RSS: {rows[-1]['peak_rss_mb'] / rows[0]['peak_rss_mb']:.2f}"
-        )
+        print(f"ratio largest/smallest peak RSS: {rows[-1]['peak_rss_mb'] / rows[0]['peak_rss_mb']:.2f}")
     return 0
 
 

@@ -67,9 +67,7 @@ def changed_rows_model(warehouse: Warehouse, mirror_schema: str, changed: int) -
     return "accounts"
 
 
-def creates_updates_model(
-    warehouse: Warehouse, mirror_schema: str, creates: int, updates: int
-) -> str:
+def creates_updates_model(warehouse: Warehouse, mirror_schema: str, creates: int, updates: int) -> str:
     """``updates`` customers found by their (unique) email with a new name, and ``creates``
     rows whose email no customer has."""
     _model(
@@ -124,9 +122,7 @@ def run_export(
     writes_s = written[-1] - applying if written else 0.0
     first_write_s = written[0] - applying if written else 0.0
     throughput = _rate(written)
-    endpoint_rates = {
-        e: _rate(sorted(r["time"] for r in log if r["endpoint"] == e)) for e in WRITE_ENDPOINTS
-    }
+    endpoint_rates = {e: _rate(sorted(r["time"] for r in log if r["endpoint"] == e)) for e in WRITE_ENDPOINTS}
     by_endpoint: dict[str, Any] = served.get("requests_by_endpoint", {})
     reads = sum(v for k, v in by_endpoint.items() if k.endswith((".list", ".retrieve")))
     if result.failed:
@@ -152,11 +148,7 @@ def run_export(
 
 def _rate(times: list[float]) -> float:
     """Requests per second from the first answer to the last."""
-    return (
-        (len(times) - 1) / (times[-1] - times[0])
-        if len(times) > 1 and times[-1] > times[0]
-        else 0.0
-    )
+    return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
 
 
 def export_rows(run: ExportRun, rate: float, naive: NaiveExport, naive_rows: int) -> list[Row]:

@@ -11,27 +11,17 @@ from stripe_customer_assets.mirror.table import customers_table
 from stripe_customer_assets.warehouse import Warehouse
 
 
-def incremental_rows(
-    standin: StandinProcess, warehouse: Warehouse, schema: str, rate: float, events: int
-) -> list[Row]:
+def incremental_rows(standin: StandinProcess, warehouse: Warehouse, schema: str, rate: float, events: int) -> list[Row]:
     """Change ``events`` customers out of band, refresh, then refresh again with no change.
 
     The mirror must already hold the account (a full scan ran). The naive script has no
     change feed: it lists the whole account again.
     """
     with warehouse.begin() as conn:
-        ids = [
-            row[0]
-            for row in conn.exec_driver_sql(
-                f"SELECT id FROM {customers_table(schema)} WHERE NOT deleted ORDER BY id LIMIT {int(events)}"
-            )
-        ]
-        total = int(
-            conn.exec_driver_sql(
-                f"SELECT COUNT(*) FROM {customers_table(schema)} WHERE NOT deleted"
-            ).scalar()
-            or 0
-        )
+        ids = [row[0] for row in conn.exec_driver_sql(
+            f"SELECT id FROM {customers_table(schema)} WHERE NOT deleted ORDER BY id LIMIT {int(events)}"
+        )]
+        total = int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {customers_table(schema)} WHERE NOT deleted").scalar() or 0)
     for i, customer_id in enumerate(ids):
         standin.admin.update_customer(customer_id, name=f"Renamed {i}")
     api = standin.api(rate)
@@ -60,11 +50,7 @@ def incremental_rows(
             baseline_note="re-list the account",
             target=f"<= {math.ceil(len(ids) / 100) + 2}",
             met=changed.api_calls <= math.ceil(len(ids) / 100) + 2,
-            details={
-                "seconds": changed.duration_s,
-                "updated": changed.updated,
-                "events": changed.events,
-            },
+            details={"seconds": changed.duration_s, "updated": changed.updated, "events": changed.events},
         ),
         Row(
             "incremental calls",

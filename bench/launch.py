@@ -38,7 +38,7 @@ NO_PACING = "10000"  # requests/s: the stand-in has no rate limit here
 # Targets: a run with nothing to do within 1.5x of the floor; a full scan faster than naive.
 NO_CHANGES_VS_FLOOR = 1.5
 
-FLOOR_DEFS = """\
+FLOOR_DEFS = '''\
 import dagster as dg
 
 
@@ -48,7 +48,7 @@ def trivial() -> int:
 
 
 defs = dg.Definitions(assets=[trivial]{executor})
-"""
+'''
 
 
 @dataclass
@@ -89,9 +89,7 @@ def floor_project(folder: Path, *, in_process: bool) -> Path:
     return folder
 
 
-def timed(
-    argv: list[str], cwd: Path, env: dict[str, str], expect: str | None = None
-) -> tuple[float, float, float]:
+def timed(argv: list[str], cwd: Path, env: dict[str, str], expect: str | None = None) -> tuple[float, float, float]:
     """Run ``argv`` under /usr/bin/time: (wall s, peak RSS MB, CPU s)."""
     marker = "BENCH_TIME"
     done = subprocess.run(
@@ -105,13 +103,9 @@ def timed(
     )
     found = re.findall(rf"{marker} ([\d.]+) (\d+) ([\d.]+) ([\d.]+)", done.stderr)
     if done.returncode or not found:
-        raise RuntimeError(
-            f"{' '.join(argv)} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
-        )
+        raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
     if expect and not re.search(expect, done.stdout + done.stderr):
-        raise AssertionError(
-            f"{' '.join(argv)}: no {expect!r} in its output:\n{done.stderr[-4000:]}"
-        )
+        raise AssertionError(f"{' '.join(argv)}: no {expect!r} in its output:\n{done.stderr[-4000:]}")
     seconds, rss_kb, user, system = found[-1]
     return float(seconds), int(rss_kb) / 1024, float(user) + float(system)
 
@@ -122,12 +116,7 @@ def mirror_rows(database: Path) -> int:
 
 
 def run_launch(
-    standin: StandinProcess,
-    work: Path,
-    customers: int,
-    rounds: int,
-    say,
-    compare_with: Path | None = None,
+    standin: StandinProcess, work: Path, customers: int, rounds: int, say, compare_with: Path | None = None
 ) -> dict[str, Timed]:
     """Every command once unmeasured, then ``rounds`` rounds. ``compare_with``: another checkout
     of the project (with its own .venv) whose mirror runs are measured in the same rounds."""
@@ -141,14 +130,9 @@ def run_launch(
     base = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("STRIPE_", "WAREHOUSE_", "DAGSTER_"))
-        and k != "PYTHONDONTWRITEBYTECODE"
+        if not k.startswith(("STRIPE_", "WAREHOUSE_", "DAGSTER_")) and k != "PYTHONDONTWRITEBYTECODE"
     }
-    base |= {
-        "DAGSTER_HOME": str(home),
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONPYCACHEPREFIX": str(work / "pycache"),
-    }
+    base |= {"DAGSTER_HOME": str(home), "PYTHONUNBUFFERED": "1", "PYTHONPYCACHEPREFIX": str(work / "pycache")}
     stripe = {
         "STRIPE_API_KEY": standin.api_key,
         "STRIPE_API_BASE": standin.url,
@@ -159,68 +143,40 @@ def run_launch(
     mirror = [dg, "launch", "--assets", "stripe/customers"]
     projects = {"": (ROOT, mirror)}
     if compare_with is not None:
-        projects["other_"] = (
-            compare_with,
-            [str(compare_with / ".venv" / "bin" / "dg"), *mirror[1:]],
-        )
+        projects["other_"] = (compare_with, [str(compare_with / ".venv" / "bin" / "dg"), *mirror[1:]])
     # Once each, unmeasured: the bytecode cache, and the mirror that "no changes" runs on.
     for prefix, (root, command) in projects.items():
-        timed(
-            command,
-            root,
-            base | stripe | {"WAREHOUSE_URL": f"duckdb:///{work / f'{prefix}current.duckdb'}"},
-        )
+        timed(command, root, base | stripe | {"WAREHOUSE_URL": f"duckdb:///{work / f'{prefix}current.duckdb'}"})
     for floor in (floor_default, floor_in_process):
         timed([dg, "launch", "--assets", "trivial"], floor, base)
     warm = work / "warm.duckdb"
-    timed(
-        [sys.executable, "-m", "bench.naive", standin.api_key, standin.url, str(warm)], ROOT, base
-    )
+    timed([sys.executable, "-m", "bench.naive", standin.api_key, standin.url, str(warm)], ROOT, base)
     warm.unlink()
     names = ["floor_default", "floor_in_process", "no_changes", "full_scan", "naive"]
     names += [f"other_{n}" for n in ("no_changes", "full_scan") if compare_with is not None]
     results = {name: Timed() for name in names}
     for i in range(rounds):
         say(f"launch round {i + 1} of {rounds}")
-        results["floor_default"].add(
-            *timed([dg, "launch", "--assets", "trivial"], floor_default, base)
-        )
-        results["floor_in_process"].add(
-            *timed([dg, "launch", "--assets", "trivial"], floor_in_process, base)
-        )
+        results["floor_default"].add(*timed([dg, "launch", "--assets", "trivial"], floor_default, base))
+        results["floor_in_process"].add(*timed([dg, "launch", "--assets", "trivial"], floor_in_process, base))
         for prefix, (root, command) in projects.items():
             current = work / f"{prefix}current.duckdb"
             results[f"{prefix}no_changes"].add(
-                *timed(
-                    command,
-                    root,
-                    base | stripe | {"WAREHOUSE_URL": f"duckdb:///{current}"},
-                    expect=r"incremental refresh \([^)]*\): \+0 ~0 -0",
-                )
+                *timed(command, root, base | stripe | {"WAREHOUSE_URL": f"duckdb:///{current}"},
+                       expect=r"incremental refresh \([^)]*\): \+0 ~0 -0")
             )
             fresh = work / f"{prefix}full_{i}.duckdb"
             results[f"{prefix}full_scan"].add(
-                *timed(
-                    command,
-                    root,
-                    base | stripe | {"WAREHOUSE_URL": f"duckdb:///{fresh}"},
-                    expect=r"full refresh",
-                )
+                *timed(command, root, base | stripe | {"WAREHOUSE_URL": f"duckdb:///{fresh}"}, expect=r"full refresh")
             )
             if mirror_rows(fresh) != customers:
-                raise AssertionError(
-                    f"the launched full scan mirrored {mirror_rows(fresh)} of {customers} customers"
-                )
+                raise AssertionError(f"the launched full scan mirrored {mirror_rows(fresh)} of {customers} customers")
             fresh.unlink()
         naive_db = work / f"naive_{i}.duckdb"
         argv = [sys.executable, "-m", "bench.naive", standin.api_key, standin.url, str(naive_db)]
         results["naive"].add(*timed(argv, ROOT, base, expect=rf"{customers} customers"))
         naive_db.unlink()
-        say(
-            "; ".join(
-                f"{k} {v.seconds[-1]:.2f}s ({v.cpu_s[-1]:.2f}s CPU)" for k, v in results.items()
-            )
-        )
+        say("; ".join(f"{k} {v.seconds[-1]:.2f}s ({v.cpu_s[-1]:.2f}s CPU)" for k, v in results.items()))
     return results
 
 
@@ -231,78 +187,29 @@ def launch_rows(customers: int, results: dict[str, Timed]) -> list[Row]:
     floor = med["floor_in_process"]
 
     def details(name: str, **more: object) -> dict[str, object]:
-        return {
-            "runs_s": results[name].seconds,
-            "cpu_s": cpu[name],
-            "cpu_runs_s": results[name].cpu_s,
-            "peak_rss_mb": rss[name],
-            **more,
-        }
+        return {"runs_s": results[name].seconds, "cpu_s": cpu[name], "cpu_runs_s": results[name].cpu_s,
+                "peak_rss_mb": rss[name], **more}
 
     rows = [
-        Row(
-            "dg launch",
-            "trivial one-asset job, Dagster's default executor",
-            "s",
-            med["floor_default"],
-            runs=results["floor_default"].seconds,
-            details=details("floor_default"),
-        ),
-        Row(
-            "dg launch",
-            "trivial one-asset job, in-process executor (the floor)",
-            "s",
-            floor,
-            runs=results["floor_in_process"].seconds,
-            details=details("floor_in_process"),
-        ),
-        Row(
-            "dg launch",
-            "stripe/customers, no changes (one events call)",
-            "s",
-            med["no_changes"],
-            ideal=floor,
-            target=f"<= {NO_CHANGES_VS_FLOOR:g}x the floor",
-            met=med["no_changes"] <= NO_CHANGES_VS_FLOOR * floor,
+        Row("dg launch", "trivial one-asset job, Dagster's default executor", "s", med["floor_default"],
+            runs=results["floor_default"].seconds, details=details("floor_default")),
+        Row("dg launch", "trivial one-asset job, in-process executor (the floor)", "s", floor,
+            runs=results["floor_in_process"].seconds, details=details("floor_in_process")),
+        Row("dg launch", "stripe/customers, no changes (one events call)", "s", med["no_changes"], ideal=floor,
+            target=f"<= {NO_CHANGES_VS_FLOOR:g}x the floor", met=med["no_changes"] <= NO_CHANGES_VS_FLOOR * floor,
             runs=results["no_changes"].seconds,
-            details=details(
-                "no_changes",
-                vs_floor=med["no_changes"] / floor,
-                cpu_vs_floor=cpu["no_changes"] / cpu["floor_in_process"],
-            ),
-        ),
-        Row(
-            "dg launch",
-            f"stripe/customers, full scan of {customers:,}, no latency",
-            "s",
-            med["full_scan"],
-            ideal=floor,
-            baseline=med["naive"],
+            details=details("no_changes", vs_floor=med["no_changes"] / floor, cpu_vs_floor=cpu["no_changes"] / cpu["floor_in_process"])),
+        Row("dg launch", f"stripe/customers, full scan of {customers:,}, no latency", "s", med["full_scan"],
+            ideal=floor, baseline=med["naive"],
             baseline_note="python -m bench.naive: auto_paging_iter + to_sql, whole run",
-            target="faster than the naive script",
-            met=med["full_scan"] < med["naive"],
+            target="faster than the naive script", met=med["full_scan"] < med["naive"],
             runs=results["full_scan"].seconds,
-            details=details(
-                "full_scan",
-                naive_runs_s=results["naive"].seconds,
-                naive_cpu_s=cpu["naive"],
-                naive_peak_rss_mb=rss["naive"],
-                naive_vs_full_scan=med["naive"] / med["full_scan"],
-            ),
-        ),
+            details=details("full_scan", naive_runs_s=results["naive"].seconds, naive_cpu_s=cpu["naive"],
+                            naive_peak_rss_mb=rss["naive"], naive_vs_full_scan=med["naive"] / med["full_scan"])),
     ]
     for name, what in (("no_changes", "no changes"), ("full_scan", f"full scan of {customers:,}")):
         if f"other_{name}" in results:
             other = f"other_{name}"
-            rows.append(
-                Row(
-                    "dg launch",
-                    f"compared checkout: stripe/customers, {what}",
-                    "s",
-                    med[other],
-                    ideal=floor,
-                    runs=results[other].seconds,
-                    details=details(other, vs_floor=med[other] / floor),
-                )
-            )
+            rows.append(Row("dg launch", f"compared checkout: stripe/customers, {what}", "s", med[other], ideal=floor,
+                            runs=results[other].seconds, details=details(other, vs_floor=med[other] / floor)))
     return rows

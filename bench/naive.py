@@ -46,9 +46,7 @@ def naive_import(api_key: str, api_base: str, warehouse_url: str, sample: int) -
     frame = pd.json_normalize(customers)
     for column in frame.columns:  # nested lists / objects do not fit a SQL column
         if frame[column].map(lambda v: isinstance(v, (list, dict))).any():
-            frame[column] = frame[column].map(
-                lambda v: json.dumps(v) if isinstance(v, (list, dict)) else v
-            )
+            frame[column] = frame[column].map(lambda v: json.dumps(v) if isinstance(v, (list, dict)) else v)
     engine = sa.create_engine(warehouse_url)
     try:
         frame.to_sql("customers_naive", engine, if_exists="replace", index=False)

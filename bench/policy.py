@@ -44,15 +44,11 @@ class PolicyResult:
 class MemoryList:
     """``GET /v1/customers`` over generated ``created`` times: newest first, cursors, filters."""
 
-    def __init__(
-        self, n: int, *, now: int, span_days: float, seed: int, latency_s: float, rate: float
-    ):
+    def __init__(self, n: int, *, now: int, span_days: float, seed: int, latency_s: float, rate: float):
         rng = random.Random(seed)
         start = now - int(span_days * DAY)
         # (created, id) ascending; the list answers newest first.
-        self.keys = sorted(
-            (start + int(rng.random() * span_days * DAY), f"cus_{i:012d}") for i in range(n)
-        )
+        self.keys = sorted((start + int(rng.random() * span_days * DAY), f"cus_{i:012d}") for i in range(n))
         self.position = {key[1]: i for i, key in enumerate(self.keys)}
         self.latency_s = latency_s
         self.limiter = RateLimiter(rate)
@@ -62,9 +58,7 @@ class MemoryList:
     def endpoint_rate(self) -> float:
         return self.limiter.rate
 
-    def fetch(
-        self, method: str, path: str, params: dict[str, Any] | None = None, **_: Any
-    ) -> Reply:
+    def fetch(self, method: str, path: str, params: dict[str, Any] | None = None, **_: Any) -> Reply:
         params = params or {}
         self.stats.record_call("GET /v1/customers", self.limiter.acquire())
         sent = time.monotonic()
@@ -83,9 +77,7 @@ class MemoryList:
         return self.fetch("get", path, params).data
 
 
-def run_policy(
-    n: int, rate: float, *, latency_s: float = 0.3, concurrency: int = 64, seed: int = 1
-) -> PolicyResult:
+def run_policy(n: int, rate: float, *, latency_s: float = 0.3, concurrency: int = 64, seed: int = 1) -> PolicyResult:
     now = int(time.time())
     server = MemoryList(n, now=now, span_days=730, seed=seed, latency_s=latency_s, rate=rate)
     started = time.monotonic()
@@ -93,9 +85,7 @@ def run_policy(
     seconds = time.monotonic() - started
     if stats.customers != n:
         raise AssertionError(f"the scan listed {stats.customers} of {n} customers")
-    return PolicyResult(
-        n, rate, seconds, server.stats.calls, stats.slices, stats.splits, stats.empty_pages
-    )
+    return PolicyResult(n, rate, seconds, server.stats.calls, stats.slices, stats.splits, stats.empty_pages)
 
 
 def policy_rows(n: int, rates: tuple[float, ...], latency_s: float, concurrency: int) -> list[Row]:

@@ -58,9 +58,7 @@ def _pages(api: StripeApi, count: int, fetch: Callable[[dict[str, Any]], Any]) -
 def profile_rows(standin: StandinProcess, pages: int) -> list[Row]:
     """CPU per 1,000 customers of each step, old pipeline and new."""
     api = standin.api(1e6)
-    sdk = stripe.StripeClient(
-        standin.api_key, base_addresses={"api": standin.url}, max_network_retries=0
-    )
+    sdk = stripe.StripeClient(standin.api_key, base_addresses={"api": standin.url}, max_network_retries=0)
     customers = pages * 100
     steps: dict[str, float] = {}
     steps["old: SDK raw_request + JSON into OrderedDicts"], _ = _cpu(
@@ -70,7 +68,6 @@ def profile_rows(standin: StandinProcess, pages: int) -> list[Row]:
     steps["old: StripeObject per customer (auto_paging_iter)"], _ = _cpu(
         lambda: [c.to_dict() for c in itertools.islice(listing.auto_paging_iter(), pages * 100)]
     )
-
     def lean(params: dict[str, Any]) -> tuple[dict[str, Any], str]:
         reply = api.fetch("get", "/v1/customers", params)
         return reply.data, reply.text
@@ -108,16 +105,8 @@ def profile_rows(standin: StandinProcess, pages: int) -> list[Row]:
         def new_write() -> None:
             with warehouse.connect() as conn:
                 for i in range(0, len(texts), 25):
-                    batch = pa.table(
-                        {
-                            "body": texts[i : i + 25],
-                            "keep": pa.array([100] * len(texts[i : i + 25]), pa.int32()),
-                        }
-                    )
-                    with (
-                        conn.begin(),
-                        staged_arrow(conn, [("body", "TEXT"), ("keep", "INTEGER")], batch) as stage,
-                    ):
+                    batch = pa.table({"body": texts[i : i + 25], "keep": pa.array([100] * len(texts[i : i + 25]), pa.int32())})
+                    with conn.begin(), staged_arrow(conn, [("body", "TEXT"), ("keep", "INTEGER")], batch) as stage:
                         conn.exec_driver_sql(
                             f'INSERT INTO "p"."new" ({", ".join(SOURCE_COLUMNS)}, synced_at, mirror_version) '
                             f"SELECT *, FALSE, NULL, now(), 1 FROM ({customer_columns_sql('duckdb', page_items_sql('duckdb', stage))}) AS c"
@@ -131,13 +120,7 @@ def profile_rows(standin: StandinProcess, pages: int) -> list[Row]:
     old = sum(v for k, v in per_1000.items() if k.startswith("old:") and "StripeObject" not in k)
     new = sum(v for k, v in per_1000.items() if k.startswith("new:"))
     rows_out = [
-        Row(
-            "client CPU profile",
-            name,
-            "ms",
-            value,
-            details={"per_1000_customers": True, "customers": customers},
-        )
+        Row("client CPU profile", name, "ms", value, details={"per_1000_customers": True, "customers": customers})
         for name, value in per_1000.items()
     ]
     rows_out.append(

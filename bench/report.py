@@ -41,11 +41,7 @@ class Row:
         """How many times better than the baseline (``None`` without one)."""
         if self.baseline is None or not self.achieved or not self.baseline:
             return None
-        return (
-            self.achieved / self.baseline
-            if self.higher_is_better
-            else self.baseline / self.achieved
-        )
+        return self.achieved / self.baseline if self.higher_is_better else self.baseline / self.achieved
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -62,13 +58,7 @@ def _num(value: float | None, unit: str = "") -> str:
     if value is None:
         return "-"
     if unit in ("s", "calls", "MB"):
-        text = (
-            f"{value:,.0f}"
-            if unit == "calls"
-            else f"{value:,.1f}"
-            if unit == "MB"
-            else f"{value:,.2f}"
-        )
+        text = f"{value:,.0f}" if unit == "calls" else f"{value:,.1f}" if unit == "MB" else f"{value:,.2f}"
     elif abs(value) >= 1000:
         text = f"{value:,.0f}"
     elif abs(value) >= 10:
@@ -80,16 +70,7 @@ def _num(value: float | None, unit: str = "") -> str:
 
 def table(rows: Sequence[Row], *, markdown: bool = False) -> str:
     """The results as a fixed-width (or Markdown) table."""
-    head = [
-        "scenario",
-        "achieved",
-        "ideal",
-        "achieved/ideal",
-        "baseline",
-        "vs baseline",
-        "target",
-        "met",
-    ]
+    head = ["scenario", "achieved", "ideal", "achieved/ideal", "baseline", "vs baseline", "target", "met"]
     body = []
     for r in rows:
         runs = f" (median of {len(r.runs)})" if len(r.runs) > 1 else ""
@@ -107,14 +88,9 @@ def table(rows: Sequence[Row], *, markdown: bool = False) -> str:
         )
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-        lines += [
-            "| " + " | ".join(cell.replace("|", "/") for cell in line) + " |" for line in body
-        ]
+        lines += ["| " + " | ".join(cell.replace("|", "/") for cell in line) + " |" for line in body]
         return "\n".join(lines)
-    widths = [
-        max(len(h), *(len(line[i]) for line in body)) if body else len(h)
-        for i, h in enumerate(head)
-    ]
+    widths = [max(len(h), *(len(line[i]) for line in body)) if body else len(h) for i, h in enumerate(head)]
     out = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
     out.append("  ".join("-" * w for w in widths))
     out += ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in body]
@@ -122,6 +98,4 @@ def table(rows: Sequence[Row], *, markdown: bool = False) -> str:
 
 
 def to_json(rows: Sequence[Row], context: dict[str, Any]) -> str:
-    return json.dumps(
-        {"context": context, "rows": [r.as_dict() for r in rows]}, indent=2, default=str
-    )
+    return json.dumps({"context": context, "rows": [r.as_dict() for r in rows]}, indent=2, default=str)

@@ -33,9 +33,7 @@ class ScanRun:
     rows: int
 
 
-def scan_once(
-    standin: StandinProcess, warehouse: Warehouse, rate: float, concurrency: int
-) -> tuple[ScanRun, MirrorResult]:
+def scan_once(standin: StandinProcess, warehouse: Warehouse, rate: float, concurrency: int) -> tuple[ScanRun, MirrorResult]:
     api = standin.api(rate)
     standin.admin.reset_stats()
     cpu = time.process_time()
@@ -56,15 +54,11 @@ def scan_once(
         rows=result.row_count,
     )
     if result.mode != "full" or result.row_count != standin.settings.customers:
-        raise AssertionError(
-            f"the scan mirrored {result.row_count} of {standin.settings.customers} customers"
-        )
+        raise AssertionError(f"the scan mirrored {result.row_count} of {standin.settings.customers} customers")
     return run, result
 
 
-def scan_rows(
-    n: int, rate: float, runs: list[ScanRun], naive: NaiveImport, *, check_naive: bool
-) -> list[Row]:
+def scan_rows(n: int, rate: float, runs: list[ScanRun], naive: NaiveImport, *, check_naive: bool) -> list[Row]:
     """The table lines for one rate: time (with the naive script) and calls."""
     ideal_s = n / (100 * rate)
     seconds = median([r.seconds for r in runs])
@@ -84,9 +78,7 @@ def scan_rows(
         "naive_to_sql_s": naive.to_sql_s,
         "runs_s": [round(r.seconds, 2) for r in runs],
     }
-    target = f">= {TARGET_RATIO:.2f} of ideal" + (
-        f", >= {TARGET_VS_NAIVE:g}x naive" if check_naive else ""
-    )
+    target = f">= {TARGET_RATIO:.2f} of ideal" + (f", >= {TARGET_VS_NAIVE:g}x naive" if check_naive else "")
     time_row = Row(
         "full scan",
         f"N={n:,}, R={rate:g}/s",
@@ -110,9 +102,6 @@ def scan_rows(
         baseline_note="one list page after the other",
         target="few beyond ideal (partly filled last page per slice)",
         runs=[r.calls for r in runs],
-        details={
-            "list_calls": median([r.list_calls for r in runs]),
-            "rate_limited": details["rate_limited"],
-        },
+        details={"list_calls": median([r.list_calls for r in runs]), "rate_limited": details["rate_limited"]},
     )
     return [time_row, calls_row]

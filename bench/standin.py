@@ -72,9 +72,7 @@ class StandinProcess:
         line = self._proc.stdout.readline().strip()
         if not line.startswith("http"):
             self.__exit__(None, None, None)
-            raise RuntimeError(
-                f"the stand-in did not start (exit code {self._proc.poll()}): {line!r}"
-            )
+            raise RuntimeError(f"the stand-in did not start (exit code {self._proc.poll()}): {line!r}")
         self.url = line
         self.seeded_in_s = time.perf_counter() - started
         self.admin = StandinAdmin(self.url, timeout=120.0)

@@ -60,9 +60,7 @@ def mirror_frame(n: int, *, seed: int = 7, changed_every: int = 0) -> pd.DataFra
     try:
         con.register("texts", pa.table({"c": pa.array(texts, pa.string())}))
         del texts
-        table = con.sql(
-            customer_columns_sql("duckdb", json_items_sql("duckdb", "texts"))
-        ).to_arrow_table()
+        table = con.sql(customer_columns_sql("duckdb", json_items_sql("duckdb", "texts"))).to_arrow_table()
     finally:
         con.close()
     frame = table.to_pandas(types_mapper=pd.ArrowDtype)
@@ -73,9 +71,7 @@ def mirror_frame(n: int, *, seed: int = 7, changed_every: int = 0) -> pd.DataFra
     return frame[[*SOURCE_COLUMNS, "synced_at", "mirror_version"]]
 
 
-def upsert_once(
-    warehouse: Warehouse, schema: str, first: pd.DataFrame, second: pd.DataFrame
-) -> UpsertRun:
+def upsert_once(warehouse: Warehouse, schema: str, first: pd.DataFrame, second: pd.DataFrame) -> UpsertRun:
     with warehouse.begin() as conn:
         conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         ensure_tables(conn, schema)
@@ -92,13 +88,7 @@ def upsert_once(
     if count != len(first):
         raise AssertionError(f"upsert left {count} rows, expected {len(first)}")
     changed = int((first["raw"] != second["raw"]).sum())
-    return UpsertRun(
-        len(first),
-        inserted - started,
-        updated - inserted,
-        changed,
-        bare_load_s(warehouse, schema, first),
-    )
+    return UpsertRun(len(first), inserted - started, updated - inserted, changed, bare_load_s(warehouse, schema, first))
 
 
 def bare_load_s(warehouse: Warehouse, schema: str, frame: pd.DataFrame) -> float:
@@ -106,9 +96,7 @@ def bare_load_s(warehouse: Warehouse, schema: str, frame: pd.DataFrame) -> float
     table = pa.Table.from_pandas(frame, preserve_index=False)
     target = f'"{schema}"."bare_load"'
     with warehouse.begin() as conn:
-        columns = ", ".join(
-            f'"{c}" {"BIGINT" if c == "mirror_version" else "TEXT"}' for c in frame.columns
-        )
+        columns = ", ".join(f'"{c}" {"BIGINT" if c == "mirror_version" else "TEXT"}' for c in frame.columns)
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {target}")
         conn.exec_driver_sql(f"CREATE TABLE {target} ({columns})")
     started = time.perf_counter()

@@ -13,8 +13,7 @@ from stripe_customer_assets.warehouse import Warehouse
 from stripe_customer_assets.warehouse.engine import reachable
 
 POSTGRES_URL = os.environ.get(
-    "BENCH_POSTGRES_URL",
-    os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"),
+    "BENCH_POSTGRES_URL", os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 )
 
 
