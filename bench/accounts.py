@@ -31,6 +31,7 @@ import contextlib
 import math
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -330,6 +331,8 @@ def accounts_file(path: Path, mode: str, rate: float, parallel: int) -> Path:
 
 @contextlib.contextmanager
 def daemon(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``dagster-daemon run`` in a process group of its own: on exit the daemon is asked to stop,
+    then whatever it started (code servers, run workers) is ended with it."""
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [str(BIN / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")],
@@ -337,6 +340,7 @@ def daemon(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         try:
             yield proc
@@ -347,6 +351,11 @@ def daemon(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(10)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            time.sleep(2.0)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _instance(home: Path):

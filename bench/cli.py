@@ -323,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     context = {"machine": machine(), "sizes": dataclasses.asdict(sizes), "command": " ".join(["python -m bench", *(argv or sys.argv[1:])])}
     started = time.perf_counter()
     rows: list[Row] = []
-    with tempfile.TemporaryDirectory(prefix="bench-") as work:
+    # (ignore_cleanup_errors: a process of a scenario still writing must not lose the results)
+    with tempfile.TemporaryDirectory(prefix="bench-", ignore_cleanup_errors=True) as work:
         if {"ceiling", "profile"} & wanted:
             rows += run_ceiling_and_profile(sizes, wanted)
         if "schedule" in wanted:
