@@ -27,6 +27,9 @@ import pytest
 import yaml
 
 SNAPSHOT = Path(__file__).with_name("definitions.yaml")
+# The same code location in a multi-account deployment (STRIPE_ACCOUNTS_FILE set).
+ACCOUNTS_SNAPSHOT = Path(__file__).with_name("definitions_accounts.yaml")
+ACCOUNTS_FILE = Path(__file__).with_name("accounts_example.yaml")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 UPDATE_VAR = "SNAPSHOT_UPDATE"
 KIND_TAG = "dagster/kind/"  # kinds are listed on their own
@@ -158,8 +161,9 @@ def render(data: dict[str, Any]) -> str:
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=100)
 
 
-def load_in_clean_process() -> dict[str, Any]:
+def load_in_clean_process(extra: dict[str, str] | None = None) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(PROJECT_VARS)}
+    env.update(extra or {})
     done = subprocess.run(
         [sys.executable, "-c", f"import {__name__} as m; m.main()"],
         cwd=PROJECT_ROOT,
@@ -177,17 +181,22 @@ def main() -> None:
     print(json.dumps(snapshot()))
 
 
-def test_the_definitions_match_the_snapshot():
-    current = render(load_in_clean_process())
+@pytest.mark.parametrize(
+    ("snapshot_file", "extra"),
+    [(SNAPSHOT, {}), (ACCOUNTS_SNAPSHOT, {"STRIPE_ACCOUNTS_FILE": str(ACCOUNTS_FILE)})],
+    ids=["single-account", "accounts-file"],
+)
+def test_the_definitions_match_the_snapshot(snapshot_file, extra):
+    current = render(load_in_clean_process(extra))
     if os.environ.get(UPDATE_VAR):
-        SNAPSHOT.write_text(current)
+        snapshot_file.write_text(current)
         return
-    stored = SNAPSHOT.read_text() if SNAPSHOT.exists() else ""
+    stored = snapshot_file.read_text() if snapshot_file.exists() else ""
     diff = "".join(
         difflib.unified_diff(
             stored.splitlines(keepends=True),
             current.splitlines(keepends=True),
-            fromfile=f"{SNAPSHOT.name} (stored)",
+            fromfile=f"{snapshot_file.name} (stored)",
             tofile="the definitions now",
         )
     )
@@ -195,7 +204,7 @@ def test_the_definitions_match_the_snapshot():
         here = Path(__file__).resolve().relative_to(PROJECT_ROOT)
         pytest.fail(
             f"The definitions changed (- stored, + now). If that is meant, run "
-            f"`{UPDATE_VAR}=1 python -m pytest {here}` and commit {SNAPSHOT.name}.\n{diff}",
+            f"`{UPDATE_VAR}=1 python -m pytest {here}` and commit {snapshot_file.name}.\n{diff}",
             pytrace=False,
         )
 

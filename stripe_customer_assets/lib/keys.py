@@ -8,6 +8,13 @@ import dagster as dg
 
 MIRROR_KEY = dg.AssetKey(["stripe", "customers"])
 
+# With an accounts file: the mirror's partitions (one per account key, kept by the sweep
+# sensor) and the one pool all its runs share (its limit set by the sweep; see
+# defs/mirror/accounts.py).
+ACCOUNTS_PARTITIONS_NAME = "stripe_accounts"
+ACCOUNTS_PARTITIONS = dg.DynamicPartitionsDefinition(name=ACCOUNTS_PARTITIONS_NAME)
+ACCOUNTS_POOL = "stripe_accounts"
+
 # Tags that let jobs select import pipelines and exports without knowing their names.
 ROLE_TAG = "stripe_customer_assets/role"
 ENABLED_TAG = "stripe_customer_assets/enabled"

@@ -35,7 +35,7 @@ from stripe_customer_assets.stripe_api.errors import (
     replayed_failure,
     translate,
 )
-from stripe_customer_assets.stripe_api.keys import ApiKeyError, clean_api_key
+from stripe_customer_assets.stripe_api.keys import ApiKeyError, clean_api_key, scrub
 from stripe_customer_assets.stripe_api.limiter import EndpointLimiters, RateLimiter
 from stripe_customer_assets.stripe_api.reads import Reader, ReadError
 
@@ -47,6 +47,8 @@ DEFAULT_API_BASE = "https://api.stripe.com"
 # events keep the version of their creation (see ``mirror/versions.py``).
 STRIPE_API_VERSION = "2023-08-16"
 API_VERSION_ENV = "STRIPE_API_VERSION"
+# The headers that name a connected account; Stripe-Context supersedes Stripe-Account.
+CONTEXT_HEADERS = ("Stripe-Context", "Stripe-Account")
 # Stripe's default limit on each endpoint (each named operation), on top of the account's.
 STRIPE_ENDPOINT_RATE_LIMIT = 25.0
 
@@ -165,12 +167,23 @@ class StripeApi:
         timeout_s: float = 30.0,
         stats: ApiStats | None = None,
         api_version: str | None = None,
+        stripe_account: str | None = None,
+        context_header: str = "Stripe-Context",
+        key_env: str = "STRIPE_API_KEY",
+        platform: str | None = None,
     ):
         try:
             api_key = clean_api_key(api_key)  # a trailing newline from a secret file: stripped
         except ApiKeyError as err:
             raise StripeAccessError(str(err)) from None
         self._api_key = api_key  # only to scrub it from messages
+        if context_header not in CONTEXT_HEADERS:
+            raise ValueError(f"context_header must be one of {', '.join(CONTEXT_HEADERS)}, not {context_header!r}")
+        # A connected account reached with its platform's key: every request names it.
+        self.stripe_account = stripe_account
+        self.context_header = context_header
+        self.key_env = key_env  # the variable the key came from (for messages)
+        self.platform = platform  # the platform's name, for a connected account
         self.mode = key_mode(api_key)  # "test" | "live" | None: the data set the key reaches
         self.livemode = self.mode == "live"  # test and live mode are separate data sets
         self._key_digest = hashlib.sha256(api_key.encode()).digest()
@@ -192,8 +205,21 @@ class StripeApi:
             max_network_retries=0,
             http_client=stripe.RequestsClient(timeout=timeout_s),
             stripe_version=self.api_version,
+            **self._sdk_account_option(),
         )
-        self._reader = Reader(api_key, self.api_base, timeout_s, self.api_version)
+        self._reader = Reader(
+            api_key, self.api_base, timeout_s, self.api_version, extra_headers=self.account_headers()
+        )
+
+    def account_headers(self) -> dict[str, str]:
+        """The header naming the connected account (none for an account's own key)."""
+        return {self.context_header: self.stripe_account} if self.stripe_account else {}
+
+    def _sdk_account_option(self) -> dict[str, str]:
+        if not self.stripe_account:
+            return {}
+        option = "stripe_context" if self.context_header == "Stripe-Context" else "stripe_account"
+        return {option: self.stripe_account}
 
     # -- requests -----------------------------------------------------------------
 
@@ -250,7 +276,11 @@ class StripeApi:
                     ) from None
                 kind, retryable, slow_down = classify(err)
                 if not retryable or attempt >= self.max_retries:
-                    raise translate(err, method, path, max_retries=self.max_retries, api_key=self._api_key) from None
+                    if self.stripe_account and getattr(err, "http_status", None) in (401, 403):
+                        raise self._connected_access_error(err, method, path) from None
+                    raise translate(
+                        err, method, path, max_retries=self.max_retries, api_key=self._api_key, key_env=self.key_env
+                    ) from None
                 self.stats.record_retry(kind)
                 delay = self._backoff(attempt)
                 if slow_down == "endpoint":
@@ -259,6 +289,16 @@ class StripeApi:
                     self.limiter.pause(min(delay, 1.0))
                 time.sleep(delay)
                 attempt += 1
+
+    def _connected_access_error(self, err: Any, method: str, path: str) -> StripeAccessError:
+        said = scrub(err.user_message or str(err) or err.__class__.__name__, self._api_key)
+        platform = f"platform '{self.platform}'" if self.platform else "the platform"
+        return StripeAccessError(
+            f"Stripe refused {method.upper()} {path} for connected account {self.stripe_account} "
+            f"through {platform} (key in {self.key_env}, {self.context_header} header; "
+            f"{err.http_status}): access may have been revoked (the account disconnected from "
+            f"the platform) or the platform's key lacks a permission. Stripe said: {said}"
+        )
 
     def get(self, path: str, **params: Any) -> dict[str, Any]:
         return self.request("get", path, params)

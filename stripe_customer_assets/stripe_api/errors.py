@@ -104,7 +104,13 @@ def classify(err: stripe.StripeError | ReadError) -> tuple[str, bool, str | None
 
 
 def translate(
-    err: stripe.StripeError | ReadError, method: str, path: str, *, max_retries: int, api_key: str
+    err: stripe.StripeError | ReadError,
+    method: str,
+    path: str,
+    *,
+    max_retries: int,
+    api_key: str,
+    key_env: str = "STRIPE_API_KEY",
 ) -> Exception:
     """The error to raise for the last failure of ``method path`` (``api_key`` only to scrub it)."""
     if isinstance(err, ReadError):
@@ -118,7 +124,7 @@ def translate(
     if _header_error(err):
         return StripeAccessError(
             f"Stripe {method.upper()} {path} was not sent: a request header holds a "
-            "character HTTP does not allow. The Authorization header carries STRIPE_API_KEY: "
+            f"character HTTP does not allow. The Authorization header carries {key_env}: "
             "check it for spaces, line breaks or other invisible characters (its value is "
             "not shown)."
         )
@@ -127,14 +133,14 @@ def translate(
         message = f"Stripe answered {status} with a body that is not JSON"
     if status == 401:
         return StripeAccessError(
-            "Stripe rejected the API key in STRIPE_API_KEY (401 Unauthorized): check that "
+            f"Stripe rejected the API key in {key_env} (401 Unauthorized): check that "
             f"the key is current and belongs to the intended account. Stripe said: {message}"
         )
     if status == 403:
         match = re.search(r"'(rak_[a-z_]+)'", message)
         needed = f"the '{match.group(1)}' permission" if match else "a permission"
         return StripeAccessError(
-            f"The restricted key in STRIPE_API_KEY lacks {needed} needed for "
+            f"The restricted key in {key_env} lacks {needed} needed for "
             f"{method.upper()} {path} (403). Grant it in the Stripe dashboard "
             f"(Developers > API keys) or use a key that has it. Stripe said: {message}"
         )

@@ -81,13 +81,21 @@ def error_from_answer(status: int, text: str, headers: Mapping[str, str]) -> str
 class Reader:
     """Sends GETs for one API key; thread-safe (one ``requests.Session`` per thread)."""
 
-    def __init__(self, api_key: str, api_base: str, timeout_s: float, api_version: str | None = None):
+    def __init__(
+        self,
+        api_key: str,
+        api_base: str,
+        timeout_s: float,
+        api_version: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ):
         self.api_base = api_base.rstrip("/")
         self.timeout_s = timeout_s
         self.headers = {
             "Authorization": f"Bearer {api_key}",
             "Stripe-Version": api_version or stripe.api_version,
             "User-Agent": f"Stripe/v1 PythonBindings/{stripe.VERSION} stripe-customer-assets",
+            **(extra_headers or {}),  # Stripe-Context / Stripe-Account for a connected account
         }
         self._local = threading.local()
         # What requests would look up in the environment on every call, looked up once.
@@ -132,3 +140,20 @@ class Reader:
         if not isinstance(data, dict):
             raise ReadError("Stripe answered 200 with JSON that is not an object")
         return data, text, response.headers
+
+
+CONNECTED_ACCOUNTS_PAGE = 100
+
+
+def list_connected_accounts(api: Any) -> list[dict[str, Any]]:
+    """Every account connected to the platform behind ``api`` (``GET /v1/accounts``, 100 a
+    page, ``starting_after`` the last id): one call per hundred accounts."""
+    found: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": CONNECTED_ACCOUNTS_PAGE}
+    while True:
+        page = api.get("/v1/accounts", **params)
+        data = page.get("data") or []
+        found.extend(data)
+        if not page.get("has_more") or not data:
+            return found
+        params["starting_after"] = data[-1]["id"]

@@ -17,6 +17,7 @@ import os
 
 import dagster as dg
 
+from stripe_customer_assets.accounts.config import ACCOUNTS_FILE_ENV
 from stripe_customer_assets.lib.keys import MIRROR_KEY, enabled_imports
 from stripe_customer_assets.mirror.events import newest_event
 from stripe_customer_assets.mirror.sync import events_overlap_s
@@ -27,10 +28,25 @@ SENSOR_INTERVAL_S = int(os.environ.get("STRIPE_SENSOR_INTERVAL_SECONDS", "60"))
 # A run at least this often, changes or not: well inside Stripe's 30-day event retention.
 KEEPALIVE_S = 7 * 24 * 3600
 
-stripe_import_job = dg.define_asset_job(
-    "stripe_import",
-    selection=dg.AssetSelection.assets(MIRROR_KEY) | enabled_imports(),
-    description="Refresh the Stripe customer mirror, then every enabled import pipeline.",
+def _single_account() -> bool:
+    return not (os.environ.get(ACCOUNTS_FILE_ENV) or "").strip()
+
+
+# With an accounts file the mirror is partitioned by account and kept current by the sweep
+# (``accounts.py``); the job then runs the import pipelines over what is mirrored.
+stripe_import_job = (
+    dg.define_asset_job(
+        "stripe_import",
+        selection=dg.AssetSelection.assets(MIRROR_KEY) | enabled_imports(),
+        description="Refresh the Stripe customer mirror, then every enabled import pipeline.",
+    )
+    if _single_account()
+    else dg.define_asset_job(
+        "stripe_import",
+        selection=enabled_imports(),
+        description="Every enabled import pipeline over the mirror of every account (the sweep "
+        "sensor stripe_accounts_sweep refreshes each account's partition of stripe/customers).",
+    )
 )
 
 
@@ -57,6 +73,7 @@ def _parse(cursor: str | None) -> dict:
     ),
 )
 def stripe_customer_changes(context: dg.SensorEvaluationContext, stripe: StripeResource):
+    """(Single-account deployments; with STRIPE_ACCOUNTS_FILE, ``stripe_accounts_sweep``.)"""
     try:
         api = stripe.api()
         event = newest_event(api)
@@ -86,3 +103,8 @@ def stripe_customer_changes(context: dg.SensorEvaluationContext, stripe: StripeR
             run_key=f"customers-{newest}-keepalive-{now}", tags={"stripe/newest_event": newest, "stripe/keepalive": "true"}
         )
     return dg.SkipReason(f"no customer events since {newest}")
+
+
+if not _single_account():
+    # With an accounts file the sweep (``accounts.py``) watches every account instead.
+    del stripe_customer_changes
