@@ -21,6 +21,11 @@ and the naive baseline measured in the same run:
 7. a run as a user starts it, ``dg launch`` under ``/usr/bin/time``: the mirror with nothing
    to do and a full scan of N customers, next to a trivial one-asset Dagster job (the floor)
    and the naive script (``python -m bench --only launch``)
+8. many accounts (``python -m bench --only accounts``): a Connect platform with 200 connected
+   accounts x 500 customers, Stripe's limits per account; the backfill of every account
+   through ``dagster-daemon`` (the sweep sensor's first tick) and the idle sweep after it,
+   against the ideal from the rate limits and against one single-account deployment
+   (``dg launch``) per account (bench/accounts.py)
 
 plus the stand-in's own ceiling and a step-by-step profile of the client's CPU. Results and
 the machine they came from are in BENCHMARKS.md.

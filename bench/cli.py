@@ -18,6 +18,7 @@ from typing import Any
 
 import duckdb
 
+from bench.accounts import AccountsSizes, run_accounts
 from bench.ceiling import ceiling_rows
 from bench.defaults import ACCOUNT_RATE, defaults_rows
 from bench.export import changed_rows_model, creates_updates_model, export_rows, run_export
@@ -34,7 +35,7 @@ from bench.upsert import mirror_frame, upsert_once, upsert_rows
 from bench.warehouses import POSTGRES_URL, duckdb_warehouse, postgres_reachable, postgres_schema
 from stripe_customer_assets.warehouse import Warehouse
 
-SCENARIOS = ("ceiling", "profile", "schedule", "scan", "incremental", "export", "defaults", "upsert", "memory", "launch")
+SCENARIOS = ("ceiling", "profile", "schedule", "scan", "incremental", "export", "defaults", "upsert", "memory", "launch", "accounts")
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,13 @@ class Sizes:
     defaults_updates: int = 1_000
     launch_customers: int = 20_000
     launch_rounds: int = 5
+    connected_accounts: int = 200
+    customers_per_account: int = 500
+    accounts_rate: float = 25.0  # Stripe's test-mode limit, on each rate-limit account
+    accounts_parallel: int = 4
+    accounts_sample: int = 20
+    accounts_modes: tuple[str, ...] = ("platform",)
+    accounts_sensor_interval_s: int = 0  # 0: the project's default (60 s)
 
 
 FULL = Sizes()
@@ -83,6 +91,11 @@ SMOKE = Sizes(
     defaults_updates=50,
     launch_customers=1_000,
     launch_rounds=1,
+    connected_accounts=10,
+    customers_per_account=50,
+    accounts_parallel=2,
+    accounts_sample=4,
+    accounts_sensor_interval_s=10,
 )
 
 
@@ -256,6 +269,18 @@ def run_launches(sizes: Sizes, work: str, compare_with: Path | None) -> list[Row
     return launch_rows(sizes.launch_customers, results)
 
 
+def run_many_accounts(sizes: Sizes, work: str) -> list[Row]:
+    accounts = AccountsSizes(
+        accounts=sizes.connected_accounts, customers=sizes.customers_per_account, rate=sizes.accounts_rate,
+        latency_read=sizes.latency_read, parallel=sizes.accounts_parallel, sample=sizes.accounts_sample,
+        modes=sizes.accounts_modes, sensor_interval_s=sizes.accounts_sensor_interval_s or None,
+    )
+    url = POSTGRES_URL if postgres_reachable() else None
+    if url is None:
+        _say(f"PostgreSQL not reachable at {POSTGRES_URL}: the backfill writes one DuckDB file")
+    return run_accounts(accounts, Path(tempfile.mkdtemp(dir=work)), _say, postgres_url=url)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: a check that every scenario runs")
@@ -267,6 +292,12 @@ def main(argv: list[str] | None = None) -> int:
         "--compare-with", metavar="CHECKOUT",
         help="launch scenario: also measure the mirror runs of another checkout (with its own .venv) in the same rounds",
     )
+    parser.add_argument(
+        "--connect-budget", default="", metavar="MODES",
+        help="accounts scenario: comma-separated rate budgets of the platform, platform and/or account (default platform)",
+    )
+    parser.add_argument("--accounts", type=int, help="accounts scenario: connected accounts N")
+    parser.add_argument("--customers-per-account", type=int, help="accounts scenario: customers M per account")
     parser.add_argument("--json", metavar="PATH", help="also write every row and its details as JSON")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = parser.parse_args(argv)
@@ -281,10 +312,19 @@ def main(argv: list[str] | None = None) -> int:
         sizes = dataclasses.replace(sizes, launch_rounds=args.rounds)
     if args.customers:
         sizes = dataclasses.replace(sizes, customers=args.customers)
+    if args.accounts:
+        sizes = dataclasses.replace(sizes, connected_accounts=args.accounts)
+    if args.customers_per_account:
+        sizes = dataclasses.replace(sizes, customers_per_account=args.customers_per_account)
+    modes = tuple(m.strip() for m in args.connect_budget.split(",") if m.strip()) or sizes.accounts_modes
+    if set(modes) - {"platform", "account"}:
+        parser.error(f"--connect-budget: platform and/or account, not {args.connect_budget!r}")
+    sizes = dataclasses.replace(sizes, accounts_modes=modes)
     context = {"machine": machine(), "sizes": dataclasses.asdict(sizes), "command": " ".join(["python -m bench", *(argv or sys.argv[1:])])}
     started = time.perf_counter()
     rows: list[Row] = []
-    with tempfile.TemporaryDirectory(prefix="bench-") as work:
+    # (ignore_cleanup_errors: a process of a scenario still writing must not lose the results)
+    with tempfile.TemporaryDirectory(prefix="bench-", ignore_cleanup_errors=True) as work:
         if {"ceiling", "profile"} & wanted:
             rows += run_ceiling_and_profile(sizes, wanted)
         if "schedule" in wanted:
@@ -300,11 +340,13 @@ def main(argv: list[str] | None = None) -> int:
             rows += run_large_scan(sizes)
         if "launch" in wanted:
             rows += run_launches(sizes, work, Path(args.compare_with).resolve() if args.compare_with else None)
+        if "accounts" in wanted:
+            rows += run_many_accounts(sizes, work)
     context["seconds"] = time.perf_counter() - started
     context["load_average_at_end"] = os.getloadavg()
     print(table(rows, markdown=args.markdown))
     for row in rows:
-        if row.scenario in ("full scan", "large scan CPU", "dg launch"):
+        if row.scenario in ("full scan", "large scan CPU", "dg launch") or "backfill through" in row.label:
             print(f"  {row.scenario} {row.label}: {_brief(row.details)}")
     print(f"machine: {context['machine']['cpus']} CPUs ({context['machine']['cpu_model']}), "
           f"{context['machine']['memory']}, load {context['machine']['load_average_at_start']} -> {context['load_average_at_end']}; "
@@ -316,7 +358,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _brief(details: dict[str, Any]) -> str:
     keys = ("list_s", "commit_s", "cpu_ms_per_1000", "rate_limited", "slices", "empty_pages", "cores_busy", "ms_per_1000",
-            "vs_floor", "cpu_s", "cpu_vs_floor", "peak_rss_mb", "naive_vs_full_scan", "naive_cpu_s", "naive_peak_rss_mb")
+            "vs_floor", "cpu_s", "cpu_vs_floor", "peak_rss_mb", "naive_vs_full_scan", "naive_cpu_s", "naive_peak_rss_mb", "runs", "failed_runs", "max_concurrent_runs",
+            "median_run_s", "first_tick_s", "from_first_tick_s", "sensor_ticks", "calls", "ideal_calls",
+            "calls_by_endpoint_of_one_account")
     parts = []
     for key in keys:
         if key in details:

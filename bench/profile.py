@@ -23,6 +23,7 @@ from bench.report import Row
 from bench.standin import StandinProcess
 from stripe_customer_assets.mirror.store import SOURCE_COLUMNS
 from stripe_customer_assets.mirror.table import (
+    DEFAULT_ACCOUNT,
     create_customers_table,
     customer_columns_sql,
     customer_row,
@@ -94,6 +95,7 @@ def profile_rows(standin: StandinProcess, pages: int) -> list[Row]:
             create_customers_table(conn, '"p"."new"', primary_key=False)
         df["synced_at"] = df["created"].max()
         df["mirror_version"] = 1
+        df["account"] = DEFAULT_ACCOUNT  # the mirror's key is (account, id)
 
         def old_write() -> None:
             for i in range(0, len(df), 5000):
@@ -108,8 +110,8 @@ def profile_rows(standin: StandinProcess, pages: int) -> list[Row]:
                     batch = pa.table({"body": texts[i : i + 25], "keep": pa.array([100] * len(texts[i : i + 25]), pa.int32())})
                     with conn.begin(), staged_arrow(conn, [("body", "TEXT"), ("keep", "INTEGER")], batch) as stage:
                         conn.exec_driver_sql(
-                            f'INSERT INTO "p"."new" ({", ".join(SOURCE_COLUMNS)}, synced_at, mirror_version) '
-                            f"SELECT *, FALSE, NULL, now(), 1 FROM ({customer_columns_sql('duckdb', page_items_sql('duckdb', stage))}) AS c"
+                            f'INSERT INTO "p"."new" ({", ".join(SOURCE_COLUMNS)}, synced_at, mirror_version, account) '
+                            f"SELECT *, FALSE, NULL, now(), 1, '{DEFAULT_ACCOUNT}' FROM ({customer_columns_sql('duckdb', page_items_sql('duckdb', stage))}) AS c"
                         )
                     conn.exec_driver_sql("CHECKPOINT")
                     conn.commit()

@@ -25,6 +25,7 @@ from bench.report import Row
 from stripe_customer_assets.mirror.store import SOURCE_COLUMNS
 from stripe_customer_assets.mirror.table import (
     CONTENT_COLUMNS,
+    DEFAULT_ACCOUNT,
     customer_columns_sql,
     customers_table,
     ensure_tables,
@@ -68,7 +69,8 @@ def mirror_frame(n: int, *, seed: int = 7, changed_every: int = 0) -> pd.DataFra
     frame["deleted_at"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")
     frame["synced_at"] = pd.Timestamp(dt.datetime.now(dt.UTC))
     frame["mirror_version"] = 1
-    return frame[[*SOURCE_COLUMNS, "synced_at", "mirror_version"]]
+    frame["account"] = DEFAULT_ACCOUNT  # the mirror's key is (account, id)
+    return frame[["account", *SOURCE_COLUMNS, "synced_at", "mirror_version"]]
 
 
 def upsert_once(warehouse: Warehouse, schema: str, first: pd.DataFrame, second: pd.DataFrame) -> UpsertRun:
@@ -78,10 +80,10 @@ def upsert_once(warehouse: Warehouse, schema: str, first: pd.DataFrame, second: 
     target = customers_table(schema)
     started = time.perf_counter()
     with warehouse.begin() as conn:
-        upsert_frame(conn, target, first, ["id"], only_if_changed=CONTENT_COLUMNS)
+        upsert_frame(conn, target, first, ["account", "id"], only_if_changed=CONTENT_COLUMNS)
     inserted = time.perf_counter()
     with warehouse.begin() as conn:
-        upsert_frame(conn, target, second, ["id"], only_if_changed=CONTENT_COLUMNS)
+        upsert_frame(conn, target, second, ["account", "id"], only_if_changed=CONTENT_COLUMNS)
     updated = time.perf_counter()
     with warehouse.begin() as conn:
         count = int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {target}").scalar() or 0)
