@@ -14,6 +14,17 @@ from stripe_customer_assets.lib.keys import ACCOUNTS_PARTITIONS_NAME, ACCOUNTS_P
 from stripe_customer_assets.resources import StripeAccountEntry, StripeResource, WarehouseResource
 
 
+def platform_resources(standin, tmp_path) -> tuple[StripeResource, WarehouseResource]:
+    """The platform "market" (its key in KEY_MARKET) and a DuckDB warehouse."""
+    stripe = StripeResource(
+        api_base=standin.base_url,
+        rate_limit=1000,
+        endpoint_rate_limit=1000,
+        accounts=[StripeAccountEntry(name="market", kind="platform", api_key_env="KEY_MARKET")],
+    )
+    return stripe, WarehouseResource(url=f"duckdb:///{tmp_path / 'w.duckdb'}", mirror_schema="stripe")
+
+
 def test_a_run_over_two_accounts_refreshes_both_with_a_materialization_each(
     standin, tmp_path, monkeypatch
 ):
@@ -25,13 +36,7 @@ def test_a_run_over_two_accounts_refreshes_both_with_a_materialization_each(
     asset = mirror_assets.build_mirror_asset(partitioned=True)
     assert asset.partitions_def.name == ACCOUNTS_PARTITIONS_NAME and asset.op.pool == ACCOUNTS_POOL
     assert asset.backfill_policy.max_partitions_per_run == mirror_assets.DEFAULT_ACCOUNTS_PER_RUN
-    stripe = StripeResource(
-        api_base=standin.base_url,
-        rate_limit=1000,
-        endpoint_rate_limit=1000,
-        accounts=[StripeAccountEntry(name="market", kind="platform", api_key_env="KEY_MARKET")],
-    )
-    warehouse = WarehouseResource(url=f"duckdb:///{tmp_path / 'w.duckdb'}", mirror_schema="stripe")
+    stripe, warehouse = platform_resources(standin, tmp_path)
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(ACCOUNTS_PARTITIONS_NAME, [first, second])
         result = dg.materialize(
@@ -66,13 +71,7 @@ def test_one_failing_account_fails_the_run_after_the_others_are_refreshed(
     standin.delete_connected_account(gone)
     monkeypatch.setenv("KEY_MARKET", made["api_key"])
     asset = mirror_assets.build_mirror_asset(partitioned=True)
-    stripe = StripeResource(
-        api_base=standin.base_url,
-        rate_limit=1000,
-        endpoint_rate_limit=1000,
-        accounts=[StripeAccountEntry(name="market", kind="platform", api_key_env="KEY_MARKET")],
-    )
-    warehouse = WarehouseResource(url=f"duckdb:///{tmp_path / 'w.duckdb'}", mirror_schema="stripe")
+    stripe, warehouse = platform_resources(standin, tmp_path)
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(ACCOUNTS_PARTITIONS_NAME, [good, gone])
         result = dg.materialize(
