@@ -188,7 +188,9 @@ class StripeResource(dg.ConfigurableResource):
             limiters = _ENDPOINT_LIMITERS[key] = EndpointLimiters(rate)
         return limiters
 
-    def api(self, stats: ApiStats | None = None, account: str | None = None) -> StripeApi:
+    def api(
+        self, stats: ApiStats | None = None, account: str | None = None, *, whole_budget: bool = False
+    ) -> StripeApi:
         """A client sharing its account's rate limiters; ``stats`` counts its calls.
 
         ``account=None`` (or this deployment's single account name) gives the single account's
@@ -210,7 +212,7 @@ class StripeResource(dg.ConfigurableResource):
             rate = plain.rate_limit or default_rate_limit(key)
             return self._client(key, (plain.name, self.api_base), rate, 1.0, stats, key_env=plain.api_key_env)
         if account.startswith("acct_"):
-            return self.connected_api(account, self.platform_of(account), stats)
+            return self.connected_api(account, self.platform_of(account), stats, whole_budget=whole_budget)
         raise UnknownAccountError(
             f"account '{account}' is neither a plain account of STRIPE_ACCOUNTS_FILE "
             f"({', '.join(e.name for e in self.plain_accounts()) or 'none'}) nor a connected acct_ id"
@@ -223,13 +225,16 @@ class StripeResource(dg.ConfigurableResource):
         rate, share = self._platform_rate(entry, key)
         return self._client(key, (f"platform:{platform}", self.api_base), rate, share, stats, key_env=entry.api_key_env)
 
-    def connected_api(self, acct: str, platform: str, stats: ApiStats | None = None) -> StripeApi:
+    def connected_api(
+        self, acct: str, platform: str, stats: ApiStats | None = None, *, whole_budget: bool = False
+    ) -> StripeApi:
         """Connected account ``acct`` through ``platform``: its key plus the context header.
 
         ``rate_budget: platform``: every connected account of the platform shares ONE limiter
         per process at the platform's rate / ``max_parallel_runs`` (that many runs at once stay
         within the platform's budget together). ``account``: one limiter per connected account
-        at Stripe's default for the key's mode."""
+        at Stripe's default for the key's mode. ``whole_budget``: the platform's whole rate, for
+        a caller that knows no mirror run is spending it (the sweep with no run in flight)."""
         entry = self.platform_named(platform)
         if acct in entry.exclude:
             raise UnknownAccountError(f"connected account {acct} is excluded by platform '{platform}'")
@@ -239,6 +244,8 @@ class StripeResource(dg.ConfigurableResource):
         else:
             budget = f"platform:{platform}"
             rate, share = self._platform_rate(entry, key)
+            if whole_budget:
+                rate, share = rate / share, 1.0
         return self._client(
             key,
             (budget, self.api_base),

@@ -65,6 +65,9 @@ def test_connected_accounts_of_a_platform_budget_share_one_limiter_at_a_share_of
         and a.platform == "market"
     )
     assert stripe.platform_api("market").limiter is a.limiter  # discovery spends the same budget
+    # The sweep with no mirror run in flight may spend the platform's whole rate.
+    assert stripe.api(account="acct_1A", whole_budget=True).limiter.rate == 60.0
+    assert stripe.api(account="acct_1A").limiter.rate == 15.0
 
 
 def test_connected_accounts_with_their_own_budget_each_have_a_limiter_at_stripes_default():

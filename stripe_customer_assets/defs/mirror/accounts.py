@@ -118,17 +118,23 @@ def _parse(cursor: str | None) -> dict[str, dict[str, Any]]:
 
 
 def check_accounts(
-    stripe: StripeResource, keys: list[str], stats: ApiStats, seconds: float | None = None
+    stripe: StripeResource,
+    keys: list[str],
+    stats: ApiStats,
+    seconds: float | None = None,
+    *,
+    whole_budget: bool = False,
 ) -> dict[str, tuple[dict[str, Any] | None, int] | Exception]:
     """Each account's newest customer event and Stripe's time, one call each, on threads, in
-    the order of ``keys``; accounts not reached within ``seconds`` are left out."""
+    the order of ``keys``; accounts not reached within ``seconds`` are left out.
+    ``whole_budget``: no mirror run is spending a platform's budget, so the checks may."""
     deadline = time.monotonic() + (CHECK_SECONDS if seconds is None else seconds)
 
     def one(key: str):
         if time.monotonic() > deadline:
             return key, None
         try:
-            api = stripe.api(stats, account=key)
+            api = stripe.api(stats, account=key, whole_budget=whole_budget)
             event = newest_event(api)
             return key, (event, int(api.now().timestamp()))
         except Exception as err:  # noqa: BLE001 - one account's refusal must not stop the sweep
@@ -138,6 +144,13 @@ def check_accounts(
         return {}
     with ThreadPoolExecutor(min(CHECK_THREADS, len(keys)), thread_name_prefix="sweep") as pool:
         return {key: answer for key, answer in pool.map(one, keys) if answer is not None}
+
+
+def _mirror_runs_in_flight(instance: dg.DagsterInstance) -> bool:
+    return any(
+        run.asset_selection is None or MIRROR_KEY in run.asset_selection
+        for run in instance.get_runs(filters=dg.RunsFilter(statuses=IN_FLIGHT))
+    )
 
 
 def accounts_in_flight(instance: dg.DagsterInstance, order: list[str]) -> set[str]:
@@ -190,7 +203,7 @@ def sweep(
     # The longest unchecked first (never checked: first of all), so a tick cut short by
     # CHECK_SECONDS leaves the others to the next one.
     wanted = sorted((k for k in order if k not in busy), key=lambda k: seen_before.get(k, {}).get("checked", 0))
-    checked = check_accounts(stripe, wanted, stats)
+    checked = check_accounts(stripe, wanted, stats, whole_budget=not _mirror_runs_in_flight(instance))
     state: dict[str, dict[str, Any]] = {}
     due: dict[str, str] = {}
     for key in order:

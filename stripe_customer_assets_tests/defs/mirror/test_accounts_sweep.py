@@ -189,7 +189,7 @@ def test_a_tick_out_of_time_leaves_the_longest_unchecked_accounts_to_the_next(
         asked: list[list[str]] = []
         real = sweep_module.check_accounts
         monkeypatch.setattr(
-            sweep_module, "check_accounts", lambda s, wanted, st: asked.append(list(wanted)) or real(s, wanted, st)
+            sweep_module, "check_accounts", lambda s, wanted, st, **kw: asked.append(list(wanted)) or real(s, wanted, st, **kw)
         )
         tick(instance, json.dumps({"accounts": aged}), stripe, warehouse)
         assert asked == [[keys[1], keys[2], keys[0]]]
