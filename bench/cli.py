@@ -94,8 +94,8 @@ SMOKE = Sizes(
     connected_accounts=10,
     customers_per_account=50,
     accounts_parallel=2,
-    accounts_sample=4,
-    accounts_sensor_interval_s=10,
+    accounts_sample=2,
+    accounts_sensor_interval_s=5,
 )
 
 
