@@ -146,21 +146,21 @@ def check_accounts(
         return {key: answer for key, answer in pool.map(one, keys) if answer is not None}
 
 
-def _mirror_runs_in_flight(instance: dg.DagsterInstance) -> bool:
-    return any(
-        run.asset_selection is None or MIRROR_KEY in run.asset_selection
+def mirror_runs_in_flight(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
+    """The queued and running runs that refresh the mirror (one query a tick)."""
+    return [
+        run
         for run in instance.get_runs(filters=dg.RunsFilter(statuses=IN_FLIGHT))
-    )
+        if run.asset_selection is None or MIRROR_KEY in run.asset_selection
+    ]
 
 
-def accounts_in_flight(instance: dg.DagsterInstance, order: list[str]) -> set[str]:
-    """Accounts a queued or running mirror run covers (its partition or range): that run reads
-    their events, so asking them now would spend the budget the run needs."""
+def accounts_in_flight(runs: list[dg.DagsterRun], order: list[str]) -> set[str]:
+    """Accounts these mirror runs cover (their partition or range): a run reads their events,
+    so asking them now would spend the budget the run needs."""
     position = {key: i for i, key in enumerate(order)}
     covered: set[str] = set()
-    for run in instance.get_runs(filters=dg.RunsFilter(statuses=IN_FLIGHT)):
-        if run.asset_selection is not None and MIRROR_KEY not in run.asset_selection:
-            continue
+    for run in runs:
         tags = run.tags
         first, last = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
         if first in position and last in position:
@@ -199,11 +199,12 @@ def sweep(
     order = [key for key in existing if key not in removed] + found.to_add
 
     seen_before = _parse(context.cursor)
-    busy = accounts_in_flight(instance, order)
+    in_flight = mirror_runs_in_flight(instance)
+    busy = accounts_in_flight(in_flight, order)
     # The longest unchecked first (never checked: first of all), so a tick cut short by
     # CHECK_SECONDS leaves the others to the next one.
     wanted = sorted((k for k in order if k not in busy), key=lambda k: seen_before.get(k, {}).get("checked", 0))
-    checked = check_accounts(stripe, wanted, stats, whole_budget=not _mirror_runs_in_flight(instance))
+    checked = check_accounts(stripe, wanted, stats, whole_budget=not in_flight)
     state: dict[str, dict[str, Any]] = {}
     due: dict[str, str] = {}
     for key in order:
